@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The verbs of the xlmig binary.  Each takes the arguments after the verb
+ * (argv[0] is the verb) and returns the process exit status: 0 success,
+ * 1 failure, 2 bad usage (xl's convention).
+ */
+#ifndef XLMIG_CLI_CMDS_H
+#define XLMIG_CLI_CMDS_H
+
+struct cmd_spec {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+    const char *usage;
+};
+
+extern const struct cmd_spec cmd_table[];
+
+#endif
