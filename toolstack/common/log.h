@@ -41,13 +41,13 @@ void log_msg(enum log_level lvl, int errnoval, const char *prefix,
 #define LOG_PREFIX ""
 #endif
 
-#define LOG_IF_(lvl, e, fmt, ...)                                         \
-    do {                                                                  \
-        if ((lvl) <= log_threshold)                                       \
-            log_msg((lvl), (e), LOG_PREFIX, fmt, ##__VA_ARGS__);          \
+#define LOG_IF_(lvl, e, fmt, ...)                                \
+    do {                                                         \
+        if ((lvl) <= log_threshold)                              \
+            log_msg((lvl), (e), LOG_PREFIX, fmt, ##__VA_ARGS__); \
     } while (0)
-#define LOG(l, fmt, ...)  LOG_IF_(LVL_##l, 0, fmt, ##__VA_ARGS__)
-#define LOGE(l, fmt, ...) LOG_IF_(LVL_##l, errno, fmt, ##__VA_ARGS__)
+#define LOG(l, fmt, ...)      LOG_IF_(LVL_##l, 0, fmt, ##__VA_ARGS__)
+#define LOGE(l, fmt, ...)     LOG_IF_(LVL_##l, errno, fmt, ##__VA_ARGS__)
 /* Log with an explicit errno value (e.g. a negative rc: pass -rc). */
 #define LOGEV(l, e, fmt, ...) LOG_IF_(LVL_##l, (e), fmt, ##__VA_ARGS__)
 
