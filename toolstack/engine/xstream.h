@@ -166,6 +166,8 @@ bool xs_parser_switched(const struct xs_parser *parser);
 const uint8_t *xs_parser_switch_body(const struct xs_parser *parser,
                                      size_t *len_r);
 void xs_parser_clear_switch(struct xs_parser *parser);
+/* Change xs_params.accept_switch (the decoder turns it off once switched). */
+void xs_parser_set_accept_switch(struct xs_parser *parser, bool accept);
 /* Bytes consumed so far. */
 uint64_t xs_parser_offset(const struct xs_parser *parser);
 /* Domain type from the libxc domain header (0 before it). */

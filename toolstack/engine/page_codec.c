@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/page_codec.h"
+#include "engine/wire.h"
+
+#define WORDS  (PC_PAGE_SIZE / 8)
+#define NO_PFN UINT64_MAX
+#define BYTE1S 0x0101010101010101ull
+
+int pc_fill_kind(const uint8_t *page, uint64_t *pattern_r)
+{
+    uint64_t w0 = wire_load64(page);
+    size_t i, j;
+
+    for (i = 0; i < WORDS; i += 8) {
+        uint64_t acc = 0;
+
+        for (j = 0; j < 8; j++)
+            acc |= wire_load64(page + 8 * (i + j)) ^ w0;
+        if (acc)
+            return -1;
+    }
+    *pattern_r = w0;
+    if (!w0)
+        return WIRE_K_ZERO;
+    if (w0 == (w0 & 0xff) * BYTE1S) {
+        *pattern_r = w0 & 0xff;
+        return WIRE_K_FILL8;
+    }
+    return WIRE_K_FILL64;
+}
+
+void pc_fill(uint8_t *page, uint64_t pattern)
+{
+    size_t i;
+
+    if (pattern == (pattern & 0xff) * BYTE1S) {
+        memset(page, (int)(pattern & 0xff), PC_PAGE_SIZE);
+        return;
+    }
+    for (i = 0; i < WORDS; i++)
+        memcpy(page + 8 * i, &pattern, 8);
+}
+
+static size_t uleb_put(uint8_t *p, size_t v)
+{
+    size_t n = 0;
+
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+static size_t uleb_size(size_t v)
+{
+    return v < 0x80 ? 1 : v < 0x4000 ? 2 : 3;
+}
+
+int pc_delta_encode(const uint8_t *old, const uint8_t *cur, uint8_t *out,
+                    size_t cap)
+{
+    size_t i = 0, o = 0, z, s, need;
+    uint64_t x;
+
+    while (i < PC_PAGE_SIZE) {
+        z = i;
+        /* zero run: word-wide */
+        while (i + 8 <= PC_PAGE_SIZE) {
+            x = wire_load64(old + i) ^ wire_load64(cur + i);
+            if (x) {
+                i += (size_t)__builtin_ctzll(x) >> 3; /* little endian */
+                break;
+            }
+            i += 8;
+        }
+        while (i < PC_PAGE_SIZE && old[i] == cur[i])
+            i++;
+        if (i == PC_PAGE_SIZE)
+            break; /* the trailing zero run is implicit */
+        /* non-zero run: ends at two equal bytes (or one at the end) */
+        s = i;
+        while (i < PC_PAGE_SIZE) {
+            if (old[i] == cur[i] &&
+                (i + 1 == PC_PAGE_SIZE || old[i + 1] == cur[i + 1]))
+                break;
+            i++;
+            if (i - s + 4 > cap)
+                return -1;
+        }
+        need = uleb_size(s - z) + uleb_size(i - s) + (i - s);
+        if (o + need > cap)
+            return -1;
+        o += uleb_put(out + o, s - z);
+        o += uleb_put(out + o, i - s);
+        memcpy(out + o, cur + s, i - s);
+        o += i - s;
+    }
+    return (int)o;
+}
+
+static int uleb_get(const uint8_t *in, size_t len, size_t *p, size_t *v_r)
+{
+    size_t v = 0;
+    unsigned shift = 0;
+
+    while (*p < len && shift < 21) {
+        uint8_t b = in[(*p)++];
+
+        v |= (size_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v_r = v;
+            return 0;
+        }
+        shift += 7;
+    }
+    return -EPROTO;
+}
+
+int pc_delta_decode(const uint8_t *in, size_t len, uint8_t *page)
+{
+    size_t p = 0, i = 0, z, n;
+
+    while (p < len) {
+        if (uleb_get(in, len, &p, &z) || uleb_get(in, len, &p, &n))
+            return -EPROTO;
+        if (n == 0 || z > PC_PAGE_SIZE || n > PC_PAGE_SIZE ||
+            i + z + n > PC_PAGE_SIZE || n > len - p)
+            return -EPROTO;
+        i += z;
+        memcpy(page + i, in + p, n);
+        i += n;
+        p += n;
+    }
+    return 0;
+}
+
+struct pc_cache {
+    uint64_t nsets;
+    uint64_t clock;
+    uint64_t *pfn;   /* per slot; NO_PFN when free */
+    uint64_t *stamp; /* per slot: clock at the last put */
+    uint8_t *data;   /* per slot: one page */
+};
+
+int pc_cache_new(uint64_t pages, struct pc_cache **cache_r)
+{
+    struct pc_cache *c;
+    uint64_t i, n;
+
+    if (pages < PC_WAYS)
+        return -EINVAL;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->nsets = pages / PC_WAYS;
+    n = c->nsets * PC_WAYS;
+    c->pfn = malloc(n * sizeof(*c->pfn));
+    c->stamp = calloc(n, sizeof(*c->stamp));
+    c->data = malloc(n * PC_PAGE_SIZE);
+    if (!c->pfn || !c->stamp || !c->data) {
+        pc_cache_free(c);
+        return -ENOMEM;
+    }
+    for (i = 0; i < n; i++)
+        c->pfn[i] = NO_PFN;
+    *cache_r = c;
+    return 0;
+}
+
+void pc_cache_free(struct pc_cache *cache)
+{
+    if (!cache)
+        return;
+    free(cache->pfn);
+    free(cache->stamp);
+    free(cache->data);
+    free(cache);
+}
+
+uint64_t pc_cache_pages(const struct pc_cache *cache)
+{
+    return cache->nsets * PC_WAYS;
+}
+
+static uint64_t set_of(const struct pc_cache *c, uint64_t pfn)
+{
+    return ((pfn * 0x9e3779b97f4a7c15ull) >> 20) % c->nsets * PC_WAYS;
+}
+
+static int64_t find(const struct pc_cache *c, uint64_t pfn)
+{
+    uint64_t s = set_of(c, pfn), w;
+
+    for (w = 0; w < PC_WAYS; w++)
+        if (c->pfn[s + w] == pfn)
+            return (int64_t)(s + w);
+    return -1;
+}
+
+const uint8_t *pc_cache_get(const struct pc_cache *cache, uint64_t pfn)
+{
+    int64_t i = find(cache, pfn);
+
+    return i < 0 ? NULL : cache->data + (uint64_t)i * PC_PAGE_SIZE;
+}
+
+int pc_cache_put(struct pc_cache *cache, uint64_t pfn, const uint8_t *page)
+{
+    uint64_t s, w, best;
+    int64_t i = find(cache, pfn);
+    int evicted = 0;
+
+    if (i < 0) {
+        s = set_of(cache, pfn);
+        best = s;
+        for (w = 0; w < PC_WAYS; w++) {
+            if (cache->pfn[s + w] == NO_PFN) {
+                best = s + w;
+                break;
+            }
+            if (cache->stamp[s + w] < cache->stamp[best])
+                best = s + w;
+        }
+        evicted = cache->pfn[best] != NO_PFN;
+        cache->pfn[best] = pfn;
+        i = (int64_t)best;
+    }
+    cache->stamp[i] = ++cache->clock;
+    memcpy(cache->data + (uint64_t)i * PC_PAGE_SIZE, page, PC_PAGE_SIZE);
+    return evicted;
+}
+
+void pc_cache_drop(struct pc_cache *cache, uint64_t pfn)
+{
+    int64_t i = find(cache, pfn);
+
+    if (i >= 0)
+        cache->pfn[i] = NO_PFN;
+}
