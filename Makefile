@@ -151,7 +151,7 @@ bench: $(BENCH_BINS)
 	$(BENCH_CMDS)
 
 bench-xen: all
-	tests/lab/lab bench
+	tests/xenbench/bench-xen
 
 FUZZ_O := build-fuzz
 FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Itoolstack \
