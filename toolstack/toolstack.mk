@@ -29,3 +29,4 @@ $(O)/xlmig: $(XLMIG_OBJS) $(ENGINE_LIB)
 	$(Q)$(CC) $(XLDFLAGS) $(LDFLAGS) $^ -o $@ $(XLMIG_LIBS)
 
 INSTALL_BINS += $(O)/xlmig
+include toolstack/migrate.mk

@@ -17,5 +17,7 @@ struct cmd_spec {
 extern const struct cmd_spec cmd_table[];
 
 int cmd_stream(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_migrate_receive(int argc, char **argv);
 
 #endif

@@ -18,6 +18,11 @@
 const struct cmd_spec cmd_table[] = {
     { "stream", cmd_stream, "Inspect, encode or decode a migration stream",
       "inspect|encode|decode ..." },
+    { "migrate", cmd_migrate, "Migrate a domain to another host",
+      "[options] <Domain> <host>" },
+    { "migrate-receive", cmd_migrate_receive,
+      "Restore a domain from a migration stream (used by migrate)",
+      "[options]" },
     { NULL, NULL, NULL, NULL },
 };
 

@@ -1,0 +1,9 @@
+# SPDX-License-Identifier: MIT
+# Unit tests of the migrate path: xl protocol, session (fake backends and
+# fake stock-xl peers over pipes), precopy policy.
+TEST_OBJS_test_xlproto := $(TRANSPORT_OBJS)
+$(eval $(call unit_test,test_xlproto))
+TEST_OBJS_test_session := $(TRANSPORT_OBJS)
+TEST_LIBS_test_session := -lpthread
+$(eval $(call unit_test,test_session))
+$(eval $(call unit_test,test_precopy))

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xlmig migrate: xl's 'migrate' verb (options, messages, exit codes,
+ * wire protocol) with our own precopy policy, progress, statistics and
+ * --json events; see docs/design.md and docs/json-events.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "migrate: "
+#include "cli/cmds.h"
+#include "cli/migrate_common.h"
+#include "common/log.h"
+#include "engine/precopy.h"
+#include "engine/session.h"
+#include "transport/channel.h"
+#include "xen/xen.h"
+
+#define MIGRATE_USAGE                                                                    \
+    "Usage: xlmig migrate [options] <Domain> <host>\n"                                   \
+    "       xlmig migrate [options] --tcp <host>:<port> <Domain>\n"                      \
+    "\n"                                                                                 \
+    "Migrate a domain to another host.\n"                                                \
+    "\n"                                                                                 \
+    "Options:\n"                                                                         \
+    "-h                       Print this help.\n"                                        \
+    "-C <config>              Send <config> instead of config file from creation.\n"     \
+    "-s <sshcommand>          Use <sshcommand> instead of ssh.  String will be passed\n" \
+    "                         to sh. If empty, run <host> instead of ssh <host> xl\n"    \
+    "                         migrate-receive [-d -e]\n"                                 \
+    "-e                       Do not wait in the background (on <host>) for the death\n" \
+    "                         of the domain.\n"                                          \
+    "-p                       Do not unpause domain after migrating it.\n"               \
+    "-D                       Preserve the domain id\n"                                  \
+    "--debug                  Verify the pages sent (a second full copy).\n"             \
+    "--tcp <host>:<port>      Connect to 'xlmig migrate-receive --listen <port>'.\n"     \
+    "--remote-cmd <cmd>       Receiver program run by the ssh rune (default xlmig).\n"   \
+    "--compress=auto|off      Negotiate compression with an xlmig receiver (auto),\n"    \
+    "                         or send exactly what stock xl sends (off).\n"              \
+    "--max-bandwidth <rate>   Limit the stream to <rate> bytes/s (K, M, G suffixes).\n"  \
+    "--json <file>|<fd>       Write JSON events (docs/json-events.md) there.\n"          \
+    "--progress|--no-progress Show or hide the progress line (default: shown).\n"
+
+struct reporter {
+    FILE *json;
+    int progress;
+    int tty;
+    uint64_t last_line_ns;
+    uint64_t last_round_ns;
+    uint64_t last_round_dirty;
+    double dirty_rate_pps;
+    const char *domain;
+};
+
+static double ms(uint64_t ns)
+{
+    return (double)ns / 1e6;
+}
+
+static double ratio(const struct mig_stats *s)
+{
+    return s->wire_bytes ? (double)s->raw_bytes / (double)s->wire_bytes : 0;
+}
+
+static uint64_t blackout_ns(const struct mig_stats *s)
+{
+    uint64_t end = s->report_ns ? s->report_ns : s->end_ns;
+
+    return s->suspend_ns && end > s->suspend_ns ? end - s->suspend_ns : 0;
+}
+
+static void progress_line(struct reporter *r, const struct mig_stats *s,
+                          int final)
+{
+    uint64_t now = mig_now_ns(), el = now - s->start_ns;
+    double mbps = el ? (double)s->wire_bytes / 1e6 / ((double)el / 1e9) : 0;
+
+    if (!r->progress)
+        return;
+    if (!final &&
+        now - r->last_line_ns < (r->tty ? 250000000ull : 5000000000ull))
+        return;
+    r->last_line_ns = now;
+    fprintf(stderr,
+            "%sround %u: %.1f MB sent, %.1f MB/s on the wire, ratio %.2f, "
+            "%.0f dirty pages/s%s",
+            r->tty ? "\r" : "migrate: progress: ", s->rounds,
+            (double)s->wire_bytes / 1e6, mbps, ratio(s), r->dirty_rate_pps,
+            r->tty && !final ? "   " : "\n");
+}
+
+static const char *decision_name(int d)
+{
+    return d == PRECOPY_STOP    ? "stop"
+           : d == PRECOPY_ABORT ? "abort"
+                                : "continue";
+}
+
+static void on_event(void *opaque, enum mig_event ev, const struct mig_stats *s,
+                     const struct precopy_round *rd, int status)
+{
+    struct reporter *r = opaque;
+    uint64_t now = mig_now_ns();
+
+    switch (ev) {
+    case MIG_EV_START:
+        r->last_round_ns = now;
+        if (r->json)
+            fprintf(r->json, "{\"event\":\"start\",\"domain\":\"%s\"}\n",
+                    r->domain ? r->domain : "");
+        break;
+    case MIG_EV_NEGOTIATED:
+        if (r->json)
+            fprintf(r->json,
+                    "{\"event\":\"negotiated\",\"peer\":\"xlmig\","
+                    "\"caps\":%u,\"compressed\":%s}\n",
+                    s->peer_caps, s->compressed ? "true" : "false");
+        break;
+    case MIG_EV_ROUND:
+        if (rd->iteration > 0 && now > r->last_round_ns)
+            r->dirty_rate_pps = (double)rd->dirty_pages /
+                                ((double)(now - r->last_round_ns) / 1e9);
+        r->last_round_ns = now;
+        if (r->json)
+            fprintf(r->json,
+                    "{\"event\":\"round\",\"iteration\":%u,"
+                    "\"dirty_pages\":%lld,\"total_written_pages\":%llu,"
+                    "\"raw_bytes\":%llu,\"wire_bytes\":%llu,"
+                    "\"elapsed_ms\":%.1f,\"dirty_rate_pps\":%.0f,"
+                    "\"decision\":\"%s\"}\n",
+                    rd->iteration, (long long)rd->dirty_pages,
+                    (unsigned long long)rd->total_written_pages,
+                    (unsigned long long)rd->raw_bytes,
+                    (unsigned long long)rd->wire_bytes, ms(rd->elapsed_ns),
+                    r->dirty_rate_pps, decision_name(status));
+        progress_line(r, s, 0);
+        break;
+    case MIG_EV_PROGRESS:
+        progress_line(r, s, 0);
+        break;
+    case MIG_EV_SUSPENDED:
+        if (r->json)
+            fprintf(r->json, "{\"event\":\"suspended\",\"elapsed_ms\":%.1f}\n",
+                    ms(s->suspend_ns - s->start_ns));
+        break;
+    case MIG_EV_STREAM_DONE:
+        if (r->progress && r->tty)
+            progress_line(r, s, 1);
+        if (r->json)
+            fprintf(r->json,
+                    "{\"event\":\"stream_done\",\"raw_bytes\":%llu,"
+                    "\"wire_bytes\":%llu,\"elapsed_ms\":%.1f}\n",
+                    (unsigned long long)s->raw_bytes,
+                    (unsigned long long)s->wire_bytes,
+                    ms(s->stream_end_ns - s->start_ns));
+        break;
+    case MIG_EV_DONE:
+        if (s->raw_bytes)
+            fprintf(stderr,
+                    "migration summary: %s, total %.2f s, blackout %.2f s, "
+                    "%u rounds, %llu bytes raw, %llu bytes on the wire "
+                    "(ratio %.2f), peer %s%s\n",
+                    status ? "failed" : "ok", ms(s->end_ns - s->start_ns) / 1e3,
+                    ms(blackout_ns(s)) / 1e3, s->rounds,
+                    (unsigned long long)s->raw_bytes,
+                    (unsigned long long)s->wire_bytes, ratio(s),
+                    s->peer_is_xlmig ? "xlmig" : "stock xl",
+                    s->compressed ? ", compressed" : "");
+        if (r->json)
+            fprintf(r->json,
+                    "{\"event\":\"done\",\"status\":\"%s\",\"rc\":%d,"
+                    "\"total_ms\":%.1f,\"blackout_ms\":%.1f,\"rounds\":%u,"
+                    "\"raw_bytes\":%llu,\"wire_bytes\":%llu,\"ratio\":%.4f,"
+                    "\"peer\":\"%s\",\"compressed\":%s}\n",
+                    status ? "failed" : "ok", status,
+                    ms(s->end_ns - s->start_ns), ms(blackout_ns(s)), s->rounds,
+                    (unsigned long long)s->raw_bytes,
+                    (unsigned long long)s->wire_bytes, ratio(s),
+                    s->peer_is_xlmig ? "xlmig" : "xl",
+                    s->compressed ? "true" : "false");
+        break;
+    }
+    if (r->json)
+        fflush(r->json);
+}
+
+static int usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "xlmig migrate: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+static FILE *open_json(const char *arg)
+{
+    const char *p = arg;
+    int fd;
+
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (!*p && p != arg) {
+        fd = atoi(arg);
+        if (fcntl(fd, F_GETFD) < 0)
+            return NULL;
+        return fdopen(fd, "w");
+    }
+    return fopen(arg, "w");
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+    enum {
+        OPT_DEBUG = 0x100,
+        OPT_LIVE,
+        OPT_TCP,
+        OPT_COMPRESS,
+        OPT_BW,
+        OPT_JSON,
+        OPT_PROGRESS,
+        OPT_NO_PROGRESS,
+        OPT_REMOTE
+    };
+    static const struct option lopts[] = {
+        { "debug", 0, NULL, OPT_DEBUG },
+        { "live", 0, NULL, OPT_LIVE },
+        { "tcp", 1, NULL, OPT_TCP },
+        { "compress", 1, NULL, OPT_COMPRESS },
+        { "max-bandwidth", 1, NULL, OPT_BW },
+        { "json", 1, NULL, OPT_JSON },
+        { "progress", 0, NULL, OPT_PROGRESS },
+        { "no-progress", 0, NULL, OPT_NO_PROGRESS },
+        { "remote-cmd", 1, NULL, OPT_REMOTE },
+        { "help", 0, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config_file = NULL, *ssh = "ssh", *tcp = NULL;
+    const char *remote = "xlmig", *domain, *host = NULL;
+    int opt, daemonize = 1, pause_after = 0, preserve = 0, debug = 0;
+    int compress = 1, progress = 1, rc, nargs;
+    uint64_t bw = 0;
+    FILE *json = NULL;
+    char *rune = NULL, *thost = NULL, *tport = NULL;
+    struct xen_src *src = NULL;
+    struct channel *ch = NULL;
+    struct precopy_default pd;
+    struct mig_send_opts so;
+    struct mig_stats stats;
+    struct reporter rep;
+    struct mig_observer obs = { on_event, &rep };
+    char vbuf[16];
+    int nv;
+
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+hFC:s:epD", lopts, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            fputs(MIGRATE_USAGE, stdout);
+            rc = 0;
+            goto out;
+        case 'C':
+            config_file = optarg;
+            break;
+        case 's':
+            ssh = optarg;
+            break;
+        case 'F':
+            daemonize = 0;
+            break;
+        case 'e':
+            daemonize = 0;
+            break;
+        case 'p':
+            pause_after = 1;
+            break;
+        case 'D':
+            preserve = 1;
+            break;
+        case OPT_DEBUG:
+            debug = 1;
+            break;
+        case OPT_LIVE:
+            break; /* ignored, as xl (xm compatibility) */
+        case OPT_TCP:
+            tcp = optarg;
+            if (cli_split_hostport(tcp, &thost, &tport, 1)) {
+                rc = usage_error("invalid value '%s' for --tcp (expected "
+                                 "HOST:PORT)",
+                                 tcp);
+                goto out;
+            }
+            break;
+        case OPT_COMPRESS:
+            compress = cli_parse_compress(optarg);
+            if (compress < 0) {
+                rc = usage_error("invalid value '%s' for --compress "
+                                 "(expected auto or off)",
+                                 optarg);
+                goto out;
+            }
+            break;
+        case OPT_BW:
+            if (cli_parse_bandwidth(optarg, &bw)) {
+                rc = usage_error("invalid value '%s' for --max-bandwidth "
+                                 "(expected bytes/s, e.g. 100M)",
+                                 optarg);
+                goto out;
+            }
+            break;
+        case OPT_JSON:
+            if (json)
+                fclose(json);
+            json = open_json(optarg);
+            if (!json) {
+                rc = usage_error("cannot open '%s' for --json", optarg);
+                goto out;
+            }
+            break;
+        case OPT_PROGRESS:
+            progress = 1;
+            break;
+        case OPT_NO_PROGRESS:
+            progress = 0;
+            break;
+        case OPT_REMOTE:
+            remote = optarg;
+            break;
+        default:
+            if (optopt >= OPT_DEBUG || optopt == 0)
+                fprintf(stderr, "xlmig migrate: unrecognized option '%s'\n",
+                        argv[optind - 1]);
+            else if (strchr("Cs", optopt))
+                fprintf(stderr,
+                        "xlmig migrate: option requires an argument "
+                        "-- '%c'\n",
+                        optopt);
+            else
+                fprintf(stderr, "xlmig migrate: invalid option -- '%c'\n",
+                        optopt);
+            fputs(MIGRATE_USAGE, stderr);
+            rc = 2;
+            goto out;
+        }
+    }
+    nargs = tcp ? 1 : 2;
+    if (argc - optind < nargs) {
+        fprintf(stderr, "'xlmig migrate' requires at least %d argument%s.\n\n",
+                nargs, nargs > 1 ? "s" : "");
+        fputs(MIGRATE_USAGE, stderr);
+        rc = 2;
+        goto out;
+    }
+    if (argc - optind > nargs) {
+        rc = usage_error("unexpected argument '%s'", argv[optind + nargs]);
+        goto out;
+    }
+    domain = argv[optind];
+    if (!tcp)
+        host = argv[optind + 1];
+
+    /* from here on, failures are exit 1 */
+    rc = xen_src_open(
+        domain, config_file, preserve,
+        log_threshold > LVL_WARN ? (int)log_threshold - LVL_WARN : 0, &src);
+    if (rc) {
+        rc = 1;
+        goto out;
+    }
+    if (!xen_src_config(src, &so.config_len) || so.config_len <= 1) {
+        fprintf(stderr, "No config file stored for running domain and "
+                        "none supplied - cannot migrate.\n");
+        rc = 1;
+        goto out;
+    }
+
+    if (tcp) {
+        rc = channel_tcp_connect_new(thost, tport, 30000, &ch);
+    } else {
+        if (!ssh[0]) {
+            rune = strdup(host);
+        } else {
+            nv = log_threshold > LVL_WARN ? (int)(log_threshold - LVL_WARN) : 0;
+            vbuf[0] = 0;
+            if (nv) {
+                snprintf(vbuf, sizeof(vbuf), " -%.*s", nv, "vvvvvvvv");
+            }
+            if (asprintf(&rune, "exec %s %s %s%s%s%s migrate-receive%s%s%s",
+                         ssh, host, remote,
+                         !strcmp(remote, "xl") && isatty(2) ? " -t" : "", "",
+                         vbuf, daemonize ? "" : " -e", debug ? " -d" : "",
+                         pause_after ? " -p" : "") < 0)
+                rune = NULL;
+        }
+        if (!rune) {
+            rc = 1;
+            goto out;
+        }
+        rc = channel_rune_new(rune, &ch);
+    }
+    if (rc) {
+        rc = 1;
+        goto out;
+    }
+
+    precopy_default_init(&pd);
+    memset(&so, 0, sizeof(so));
+    so.name = xen_src_name(src);
+    so.config = xen_src_config(src, &so.config_len);
+    so.debug = debug;
+    so.compress = compress;
+    so.max_bandwidth_bps = bw;
+    so.rune = rune;
+    so.banner_timeout_ms = 120000;
+    so.ready_timeout_ms = 600000;
+    so.report_timeout_ms = 300000;
+    memset(&rep, 0, sizeof(rep));
+    rep.json = json;
+    rep.progress = progress;
+    rep.tty = isatty(2);
+    rep.domain = so.name;
+    rc = mig_send(&so, &xen_src_ops, src, precopy_default_policy(&pd),
+                  &stream_passthrough, ch, &obs, &stats);
+    rc = rc ? 1 : 0;
+
+out:
+    channel_free(ch);
+    xen_src_free(src);
+    if (json)
+        fclose(json);
+    free(rune);
+    free(thost);
+    free(tport);
+    return rc;
+}

@@ -1,0 +1,535 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_PREFIX "migrate: "
+#include "common/log.h"
+#include "engine/session.h"
+#include "transport/xlproto.h"
+
+#define PUMP_BUF_BYTES    (1u << 20)
+#define PROGRESS_EVERY_NS 250000000ull
+#define WRITE_TIMEOUT_MS  120000
+
+uint64_t mig_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int passthrough_write(void *enc, const uint8_t *buf, size_t len,
+                             struct channel *ch)
+{
+    return channel_write_all(ch, 0, buf, len, WRITE_TIMEOUT_MS);
+}
+
+static int passthrough_finish(void *enc, struct channel *ch)
+{
+    return 0;
+}
+
+static int passthrough_enable(void *enc, uint32_t peer_caps)
+{
+    return 0;
+}
+
+const struct stream_encoder stream_passthrough = {
+    .write = passthrough_write,
+    .finish = passthrough_finish,
+    .enable = passthrough_enable,
+    .needs_caps = 0,
+    .opaque = NULL,
+};
+
+/* ------------------------------------------------------------ sender */
+
+struct send_state {
+    const struct mig_send_opts *o;
+    const struct stream_encoder *enc;
+    struct channel *ch;
+    struct xlproto_ctx *x;
+    const struct mig_observer *obs;
+    struct precopy_policy user_policy;
+    struct mig_stats *stats;
+    pthread_mutex_t lock; /* stats and observer calls */
+    int pipe_rd;
+    int pump_rc;
+    int want_caps;
+};
+
+static void emit(struct send_state *s, enum mig_event ev,
+                 const struct precopy_round *r, int status)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->obs && s->obs->event)
+        s->obs->event(s->obs->opaque, ev, s->stats, r, status);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static uint64_t load64(const uint64_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static void add64(uint64_t *p, uint64_t v)
+{
+    __atomic_add_fetch(p, v, __ATOMIC_RELAXED);
+}
+
+static void throttle(struct send_state *s, uint64_t start_ns)
+{
+    uint64_t bps = s->o->max_bandwidth_bps, sent, due_ns, now;
+    struct timespec ts;
+
+    if (!bps)
+        return;
+    sent = load64(&s->stats->wire_bytes);
+    due_ns = start_ns + (uint64_t)((double)sent * 1e9 / (double)bps);
+    now = mig_now_ns();
+    if (due_ns <= now)
+        return;
+    ts.tv_sec = (time_t)((due_ns - now) / 1000000000ull);
+    ts.tv_nsec = (long)((due_ns - now) % 1000000000ull);
+    nanosleep(&ts, NULL);
+}
+
+static void check_caps(struct send_state *s)
+{
+    uint32_t caps;
+    int rc;
+
+    if (!s->want_caps)
+        return;
+    rc = xlproto_poll_caps(s->x, 0, &caps);
+    if (rc <= 0)
+        return;
+    s->want_caps = 0;
+    pthread_mutex_lock(&s->lock);
+    s->stats->peer_is_xlmig = 1;
+    s->stats->peer_caps = caps;
+    pthread_mutex_unlock(&s->lock);
+    if (s->enc->needs_caps &&
+        (caps & s->enc->needs_caps) == s->enc->needs_caps &&
+        s->enc->enable(s->enc->opaque, caps) == 0) {
+        pthread_mutex_lock(&s->lock);
+        s->stats->compressed = 1;
+        pthread_mutex_unlock(&s->lock);
+    }
+    LOG(INFO, "peer is xlmig (capabilities 0x%x)%s", caps,
+        s->stats->compressed ? ", compressed stream" : "");
+    emit(s, MIG_EV_NEGOTIATED, NULL, 0);
+}
+
+/*
+ * The pump: raw stream from the save (pipe) -> encoder -> channel.  On a
+ * channel error it closes the pipe so that the save fails with EPIPE
+ * instead of blocking.
+ */
+static void *pump_main(void *arg)
+{
+    struct send_state *s = arg;
+    uint8_t *buf = malloc(PUMP_BUF_BYTES);
+    uint64_t start_ns = mig_now_ns(), last_ev = 0, before;
+    ssize_t n;
+    int rc = 0;
+
+    if (!buf) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        check_caps(s);
+        n = read(s->pipe_rd, buf, PUMP_BUF_BYTES);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = -errno;
+            LOGE(ERROR, "cannot read the saved stream");
+            break;
+        }
+        if (n == 0) {
+            rc = s->enc->finish(s->enc->opaque, s->ch);
+            break;
+        }
+        add64(&s->stats->raw_bytes, (uint64_t)n);
+        before = s->ch->stream_bytes;
+        rc = s->enc->write(s->enc->opaque, buf, (size_t)n, s->ch);
+        add64(&s->stats->wire_bytes, s->ch->stream_bytes - before);
+        if (rc)
+            break;
+        throttle(s, start_ns);
+        if (mig_now_ns() - last_ev >= PROGRESS_EVERY_NS) {
+            last_ev = mig_now_ns();
+            emit(s, MIG_EV_PROGRESS, NULL, 0);
+        }
+    }
+    if (rc)
+        LOGEV(ERROR, -rc, "cannot send the migration stream");
+    check_caps(s);
+out:
+    free(buf);
+    /* unblock the writer on error; on success it has already closed */
+    close(s->pipe_rd);
+    s->pipe_rd = -1;
+    s->pump_rc = rc;
+    return NULL;
+}
+
+static int policy_wrapper(void *opaque, const struct precopy_round *in)
+{
+    struct send_state *s = opaque;
+    struct precopy_round r = *in;
+    int d;
+
+    r.raw_bytes = load64(&s->stats->raw_bytes);
+    r.wire_bytes = load64(&s->stats->wire_bytes);
+    r.elapsed_ns = mig_now_ns() - s->stats->start_ns;
+    pthread_mutex_lock(&s->lock);
+    s->stats->total_written_pages = r.total_written_pages;
+    if (r.dirty_pages >= 0) {
+        s->stats->rounds = r.iteration;
+        s->stats->dirty_pages = (uint64_t)r.dirty_pages;
+    }
+    pthread_mutex_unlock(&s->lock);
+    d = s->user_policy.decide(s->user_policy.opaque, &r);
+    if (r.dirty_pages >= 0)
+        emit(s, MIG_EV_ROUND, &r, d);
+    return d;
+}
+
+static void on_suspended(void *opaque)
+{
+    struct send_state *s = opaque;
+
+    pthread_mutex_lock(&s->lock);
+    if (!s->stats->suspend_ns)
+        s->stats->suspend_ns = mig_now_ns();
+    pthread_mutex_unlock(&s->lock);
+    emit(s, MIG_EV_SUSPENDED, NULL, 0);
+}
+
+static void print_failed_badly(void)
+{
+    fprintf(stderr,
+            "** Migration failed during final handshake **\n"
+            "Domain state is now undefined !\n"
+            "Please CHECK AT BOTH ENDS for running instances, before "
+            "renaming and\n"
+            " resuming at most one instance.  Two simultaneous instances of "
+            "the domain\n"
+            " would probably result in SEVERE DATA LOSS and it is now your\n"
+            " responsibility to avoid that.  Sorry.\n");
+}
+
+int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
+             void *be, struct precopy_policy policy,
+             const struct stream_encoder *enc, struct channel *ch,
+             const struct mig_observer *obs, struct mig_stats *stats)
+{
+    struct send_state s;
+    struct xlproto_ctx x;
+    struct mig_save_args sa;
+    pthread_t pump;
+    int pipefd[2] = { -1, -1 }, pump_started = 0, rc, save_rc;
+    char *away = NULL;
+    uint8_t status;
+
+    memset(stats, 0, sizeof(*stats));
+    memset(&s, 0, sizeof(s));
+    s.o = o;
+    s.enc = enc ? enc : &stream_passthrough;
+    s.ch = ch;
+    s.x = &x;
+    s.obs = obs;
+    s.user_policy = policy;
+    s.stats = stats;
+    s.pipe_rd = -1;
+    s.want_caps = o->compress;
+    pthread_mutex_init(&s.lock, NULL);
+    xlproto_ctx_init(&x, ch, 1, o->rune);
+    stats->start_ns = mig_now_ns();
+    emit(&s, MIG_EV_START, NULL, 0);
+
+    /* preamble: nothing has touched the guest yet */
+    rc = xlproto_read_fixed(&x, 1, xlproto_banner, XLPROTO_BANNER_BYTES,
+                            "banner", o->banner_timeout_ms);
+    if (rc)
+        goto failed_preamble;
+    rc = xlproto_send_header(&x, o->config, o->config_len,
+                             o->compress ? XLPROTO_OPTFLAG_XLMIG : 0,
+                             WRITE_TIMEOUT_MS);
+    if (rc)
+        goto failed_preamble;
+
+    if (pipe2(pipefd, O_CLOEXEC)) {
+        rc = -errno;
+        LOGE(ERROR, "cannot create the stream pipe");
+        goto failed_resume;
+    }
+    fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
+    s.pipe_rd = pipefd[0];
+    rc = pthread_create(&pump, NULL, pump_main, &s);
+    if (rc) {
+        rc = -rc;
+        close(pipefd[0]);
+        s.pipe_rd = -1;
+        goto failed_resume;
+    }
+    pump_started = 1;
+
+    sa.live = 1;
+    sa.debug = o->debug;
+    sa.policy.decide = policy_wrapper;
+    sa.policy.opaque = &s;
+    sa.suspended = on_suspended;
+    sa.opaque = &s;
+    save_rc = ops->save(be, pipefd[1], &sa);
+    close(pipefd[1]);
+    pipefd[1] = -1;
+    pthread_join(pump, NULL);
+    pump_started = 0;
+    stats->stream_end_ns = mig_now_ns();
+    emit(&s, MIG_EV_STREAM_DONE, NULL, 0);
+    if (save_rc) {
+        fprintf(stderr, "migration sender: domain save failed (rc=%d)\n",
+                save_rc);
+        rc = save_rc;
+        if (save_rc == MIG_ESUSPEND)
+            goto failed_suspend;
+        goto failed_resume;
+    }
+    if (s.pump_rc) {
+        rc = s.pump_rc;
+        goto failed_resume;
+    }
+
+    rc = xlproto_read_fixed(&x, 1, xlproto_ready, XLPROTO_READY_BYTES,
+                            "ready message", o->ready_timeout_ms);
+    if (rc)
+        goto failed_resume;
+    stats->ready_ns = mig_now_ns();
+
+    fprintf(stderr, "migration sender: Target has acknowledged transfer.\n");
+    if (o->name) {
+        if (asprintf(&away, "%s--migratedaway", o->name) < 0) {
+            away = NULL;
+            rc = -ENOMEM;
+            goto failed_resume;
+        }
+        rc = ops->rename(be, o->name, away);
+        if (rc)
+            goto failed_resume;
+    }
+
+    /* point of no return: once GO may have reached the target, resuming
+     * here could run the guest twice */
+    fprintf(stderr, "migration sender: Giving target permission to start.\n");
+    rc = xlproto_write_msg(&x, 0, xlproto_go, XLPROTO_GO_BYTES, "GO message",
+                           WRITE_TIMEOUT_MS);
+    if (rc)
+        goto failed_badly;
+    rc = xlproto_read_fixed(&x, 1, xlproto_report, XLPROTO_REPORT_BYTES,
+                            "success/failure report message",
+                            o->report_timeout_ms);
+    if (rc)
+        goto failed_badly;
+    rc = xlproto_read_byte(&x, 1, &status, "success/failure status",
+                           o->report_timeout_ms);
+    if (rc)
+        goto failed_badly;
+    stats->report_ns = mig_now_ns();
+
+    if (status) {
+        fprintf(stderr,
+                "migration sender: Target reports startup failure "
+                "(status code %d).\n",
+                (int)(int8_t)status);
+        rc = xlproto_read_fixed(&x, 1, xlproto_go, XLPROTO_GO_BYTES,
+                                "permission for sender to resume",
+                                o->report_timeout_ms);
+        if (rc)
+            goto failed_badly;
+        fprintf(stderr, "migration sender: Trying to resume at our end.\n");
+        if (o->name)
+            ops->rename(be, away, o->name);
+        if (!ops->resume(be))
+            fprintf(stderr, "migration sender: Resumed OK.\n");
+        fprintf(stderr, "Migration failed due to problems at target.\n");
+        rc = -EREMOTEIO;
+        goto out;
+    }
+
+    fprintf(stderr, "migration sender: Target reports successful startup.\n");
+    ops->destroy(be); /* bang! */
+    fprintf(stderr, "Migration successful.\n");
+    rc = 0;
+    goto out;
+
+failed_preamble:
+    /* xl exits here without touching the domain */
+    ch->ops->shutdown_send(ch);
+    goto out;
+
+failed_suspend:
+    ch->ops->shutdown_send(ch);
+    fprintf(stderr, "Migration failed, failed to suspend at sender.\n");
+    goto out;
+
+failed_resume:
+    ch->ops->shutdown_send(ch);
+    fprintf(stderr, "Migration failed, resuming at sender.\n");
+    ops->resume(be);
+    goto out;
+
+failed_badly:
+    print_failed_badly();
+    ch->ops->shutdown_send(ch);
+
+out:
+    if (pump_started) {
+        if (pipefd[1] >= 0)
+            close(pipefd[1]);
+        pthread_join(pump, NULL);
+    }
+    stats->end_ns = mig_now_ns();
+    emit(&s, MIG_EV_DONE, NULL, rc);
+    free(away);
+    pthread_mutex_destroy(&s.lock);
+    return rc;
+}
+
+/* ---------------------------------------------------------- receiver */
+
+int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
+                void *be, struct channel *ch)
+{
+    struct xlproto_ctx x;
+    struct xlproto_header h = { 0 };
+    uint8_t caps[XLPROTO_CAPS_HDR_BYTES + XLPROTO_CAPS_MAX_PAYLOAD];
+    uint32_t domid = 0;
+    char *name = NULL, *incoming = NULL;
+    int rc, rc2, have_domain = 0, got_go = 0;
+    uint8_t status;
+    size_t n;
+
+    xlproto_ctx_init(&x, ch, 0, NULL);
+    fprintf(stderr, "migration target: Ready to receive domain.\n");
+    rc = xlproto_write_msg(&x, 1, xlproto_banner, XLPROTO_BANNER_BYTES,
+                           "banner", WRITE_TIMEOUT_MS);
+    if (rc)
+        goto out;
+    rc = xlproto_recv_header(&x, &h, o->header_timeout_ms);
+    if (rc)
+        goto creation_failed;
+    if (h.optional_flags & XLPROTO_OPTFLAG_XLMIG) {
+        n = xlproto_caps_encode(caps, sizeof(caps), o->caps);
+        rc =
+            xlproto_write_msg(&x, 1, caps, n, "capabilities", WRITE_TIMEOUT_MS);
+        if (rc)
+            goto out;
+    }
+
+    /* no decoder is active yet: libxl reads the stock stream directly */
+    rc = ops->restore(be, (const char *)h.config, ch->stream_fd, ch->back_fd,
+                      &domid, &name);
+    if (rc)
+        goto creation_failed;
+    have_domain = 1;
+    if (name && asprintf(&incoming, "%s--incoming", name) < 0) {
+        incoming = NULL;
+        rc = -ENOMEM;
+        goto notify;
+    }
+
+    fprintf(stderr, "migration target: Transfer complete, requesting "
+                    "permission to start domain.\n");
+    rc = xlproto_write_msg(&x, 1, xlproto_ready, XLPROTO_READY_BYTES,
+                           "ready message", WRITE_TIMEOUT_MS);
+    if (rc)
+        goto destroy_unstarted;
+    rc = xlproto_read_fixed(&x, 0, xlproto_go, XLPROTO_GO_BYTES, "GO message",
+                            o->go_timeout_ms);
+    if (rc)
+        goto notify;
+    got_go = 1;
+    fprintf(stderr, "migration target: Got permission, starting domain.\n");
+    if (name) {
+        rc = ops->rename(be, domid, incoming, name);
+        if (rc)
+            goto notify;
+    }
+    if (!o->pause_after) {
+        rc = ops->unpause(be, domid);
+        if (rc)
+            goto notify;
+    }
+    fprintf(stderr, "migration target: Domain started successsfully.\n");
+    rc = 0;
+
+notify:
+    status = rc ? (uint8_t)(rc < 0 ? -rc : rc) : 0;
+    if (rc && !status)
+        status = 1;
+    rc2 = xlproto_write_msg(&x, 1, xlproto_report, XLPROTO_REPORT_BYTES,
+                            "success/failure report", WRITE_TIMEOUT_MS);
+    if (!rc2)
+        rc2 = xlproto_write_msg(&x, 1, &status, 1, "success/failure code",
+                                WRITE_TIMEOUT_MS);
+    if (rc2 && !got_go)
+        goto destroy_unstarted;
+    if (rc2) {
+        /* after GO the sender is waiting for this report: as xl, keep
+         * the domain; its state is for the administrator to resolve */
+        rc = rc2;
+        goto out;
+    }
+    if (rc) {
+        fprintf(stderr, "migration target: Failure, destroying our copy.\n");
+        rc2 = ops->destroy(be, domid);
+        have_domain = 0;
+        if (rc2) {
+            fprintf(stderr,
+                    "migration target: Failed to destroy our copy "
+                    "(code %d).\n",
+                    rc2);
+            goto out;
+        }
+        fprintf(stderr, "migration target: Cleanup OK, granting sender "
+                        "permission to resume.\n");
+        xlproto_write_msg(&x, 1, xlproto_go, XLPROTO_GO_BYTES,
+                          "permission to sender to have domain back",
+                          WRITE_TIMEOUT_MS);
+    }
+    goto out;
+
+destroy_unstarted:
+    /* the sender never gave GO (or cannot hear us): this copy never ran
+     * and the source resumes, so it must not stay behind */
+    if (have_domain && !got_go) {
+        fprintf(stderr, "migration target: Transfer not acknowledged, "
+                        "destroying our copy.\n");
+        ops->destroy(be, domid);
+        have_domain = 0;
+    }
+    if (!rc)
+        rc = -EPIPE;
+    goto out;
+
+creation_failed:
+    fprintf(stderr, "migration target: Domain creation failed (code %d).\n",
+            rc);
+
+out:
+    xlproto_header_dispose(&h);
+    free(name);
+    free(incoming);
+    return rc;
+}

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libxl.h>
+#include <libxl_utils.h>
+#include <xentoollog.h>
+
+#define LOG_PREFIX "migrate-receive: "
+#include "common/log.h"
+#include "xen/xen.h"
+#include "xen/xen_internal.h"
+
+/* xl serialises domain creation with this lock (XEN_LOCK_DIR "/xl"). */
+#define XL_LOCK_FILE "/var/lock/xl"
+
+struct xen_dst {
+    xentoollog_logger_stdiostream *logger;
+    libxl_ctx *ctx;
+};
+
+
+int xen_dst_open(int verbosity, struct xen_dst **d_r)
+{
+    struct xen_dst *d = calloc(1, sizeof(*d));
+    int rc;
+
+    if (!d)
+        return -ENOMEM;
+    rc = xen_common_open(verbosity, &d->logger, &d->ctx);
+    if (rc) {
+        free(d);
+        return rc;
+    }
+    *d_r = d;
+    return 0;
+}
+
+void xen_dst_free(struct xen_dst *d)
+{
+    if (!d)
+        return;
+    if (d->ctx)
+        libxl_ctx_free(d->ctx);
+    if (d->logger)
+        xtl_logger_destroy((xentoollog_logger *)d->logger);
+    free(d);
+}
+
+static int xl_lock(void)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    int fd = open(XL_LOCK_FILE, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+    if (fd < 0) {
+        LOGE(WARN, "cannot open the lockfile %s", XL_LOCK_FILE);
+        return -1;
+    }
+    while (fcntl(fd, F_SETLKW, &fl) < 0) {
+        if (errno != EINTR) {
+            LOGE(WARN, "cannot acquire lock %s", XL_LOCK_FILE);
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+static int xen_restore(void *be, const char *config_json, int stream_fd,
+                       int back_fd, uint32_t *domid_r, char **name_r)
+{
+    struct xen_dst *d = be;
+    libxl_domain_config dc;
+    libxl_domain_restore_params params;
+    uint32_t domid = INVALID_DOMID;
+    char *name = NULL, *incoming = NULL;
+    int rc, lockfd = -1;
+
+    libxl_domain_config_init(&dc);
+    libxl_domain_restore_params_init(&params);
+    fprintf(stderr, "Parsing config from <saved>\n");
+    rc = libxl_domain_config_from_json(d->ctx, &dc, config_json);
+    if (rc) {
+        fprintf(stderr, "xlmig: cannot parse the domain configuration\n");
+        goto out;
+    }
+    if (dc.c_info.name) {
+        name = strdup(dc.c_info.name);
+        if (!name || asprintf(&incoming, "%s--incoming", name) < 0) {
+            incoming = NULL;
+            rc = ERROR_NOMEM;
+            goto out;
+        }
+        free(dc.c_info.name);
+        dc.c_info.name = incoming;
+        incoming = NULL;
+    }
+    params.checkpointed_stream = LIBXL_CHECKPOINTED_STREAM_NONE;
+    params.stream_version = 2;
+    lockfd = xl_lock();
+    rc = libxl_domain_create_restore(d->ctx, &dc, &domid, stream_fd, back_fd,
+                                     &params, NULL, NULL);
+    if (lockfd >= 0)
+        close(lockfd);
+    if (rc) {
+        if (libxl_domid_valid_guest(domid))
+            libxl_domain_destroy(d->ctx, domid, NULL);
+        goto out;
+    }
+    *domid_r = domid;
+    *name_r = name;
+    name = NULL;
+
+out:
+    free(name);
+    free(incoming);
+    libxl_domain_restore_params_dispose(&params);
+    libxl_domain_config_dispose(&dc);
+    return rc;
+}
+
+static int xen_dst_rename(void *be, uint32_t domid, const char *from,
+                          const char *to)
+{
+    struct xen_dst *d = be;
+
+    return libxl_domain_rename(d->ctx, domid, from, to);
+}
+
+static int xen_unpause(void *be, uint32_t domid)
+{
+    struct xen_dst *d = be;
+
+    return libxl_domain_unpause(d->ctx, domid, NULL);
+}
+
+static int xen_dst_destroy(void *be, uint32_t domid)
+{
+    struct xen_dst *d = be;
+
+    return libxl_domain_destroy(d->ctx, domid, NULL);
+}
+
+const struct mig_dst_ops xen_dst_ops = {
+    .restore = xen_restore,
+    .rename = xen_dst_rename,
+    .unpause = xen_unpause,
+    .destroy = xen_dst_destroy,
+};
