@@ -109,6 +109,12 @@ struct nfwd_sys_ops {
     int (*accept_sweep)(void *ctx, unsigned *n_r); /* every nfwd table */
     int (*send_frame)(void *ctx, int ifindex, const uint8_t *frame,
                       size_t len_bytes);
+    /*
+     * Point the bridge's FDB entry for mac at port (a dynamic entry, as
+     * if learned there): the bridge does not learn from the frames it
+     * sends itself, so the announce alone cannot fix its own table.
+     */
+    int (*fdb_point)(void *ctx, int port_ifindex, const uint8_t mac[6]);
 };
 
 struct nfwd_sys {
@@ -232,7 +238,8 @@ int nfwd_arm(struct nfwd_mig *m);
 /* Target, after hotplug: tunnel, redirect to the new vif, nft filter. */
 int nfwd_target_attach(struct nfwd_mig *m);
 /*
- * Target: announce every vif MAC on its bridge.  connected() (may be
+ * Target: announce every vif MAC on its bridge, after pointing the
+ * bridge's own FDB entry for it at the vif (when ifname is set).  connected() (may be
  * NULL) reports the new vif's backend in state 4; the announce starts
  * then or NFWD_CONNECT_WAIT_MS after the call.  Blocks for the schedule.
  * *end_ms_r (may be NULL): clock value of the last round.

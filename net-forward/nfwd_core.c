@@ -711,7 +711,7 @@ int nfwd_announce(const struct nfwd_sys *sys, const struct nfwd_vif *vifs,
                   uint64_t *end_ms_r)
 {
     struct nfwd_link *l = NULL;
-    const struct nfwd_link *br;
+    const struct nfwd_link *br, *vif;
     uint8_t frame[NFWD_FRAME_MAX_BYTES];
     uint64_t t0, start, t;
     unsigned k, v, sent = 0, failed = 0;
@@ -731,6 +731,15 @@ int nfwd_announce(const struct nfwd_sys *sys, const struct nfwd_vif *vifs,
     while (!nfwd_announce_due(t0, now(sys), connected && connected(opaque),
                               NFWD_CONNECT_WAIT_MS))
         sys->ops->sleep_ms(sys->ctx, 10);
+    /* a stale entry (learned from frames flooded before the migration)
+     * would send the guest's traffic back out of the uplink */
+    for (v = 0; v < n_vifs; v++) {
+        vif = vifs[v].ifname[0] ? find_link(l, n, vifs[v].ifname) : NULL;
+        if (vif && vif->master &&
+            (rc = sys->ops->fdb_point(sys->ctx, vif->ifindex, vifs[v].mac)))
+            LOGEV(WARN, -rc, "announce: cannot point the fdb entry at %s",
+                  vif->name);
+    }
     start = now(sys);
     for (k = 0; k < sched->rounds; k++) {
         t = now(sys);

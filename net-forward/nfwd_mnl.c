@@ -12,6 +12,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
@@ -197,6 +198,27 @@ size_t nfwd_msg_filter_del(void *buf, size_t len_bytes, int ifindex,
     tcm->tcm_info = info;
     tcm->tcm_handle = handle;
     mnl_attr_put_strz(nlh, TCA_KIND, "u32");
+    return nlh->nlmsg_len;
+}
+
+size_t nfwd_msg_fdb_point(void *buf, size_t len_bytes, int port_ifindex,
+                          const uint8_t mac[6], unsigned seq)
+{
+    struct nlmsghdr *nlh;
+    struct ndmsg *ndm;
+
+    if (len_bytes < MSG_MAX_BYTES)
+        return 0;
+    memset(buf, 0, MSG_MAX_BYTES);
+    /* bridge fdb replace MAC dev PORT master dynamic */
+    nlh = rt_hdr(buf, RTM_NEWNEIGH, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+                 seq);
+    ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+    ndm->ndm_family = AF_BRIDGE;
+    ndm->ndm_ifindex = port_ifindex;
+    ndm->ndm_state = NUD_REACHABLE;
+    ndm->ndm_flags = NTF_MASTER;
+    mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
     return nlh->nlmsg_len;
 }
 
@@ -879,6 +901,16 @@ static int op_send_frame(void *ctx, int ifindex, const uint8_t *frame,
     return 0;
 }
 
+static int op_fdb_point(void *ctx, int port_ifindex, const uint8_t mac[6])
+{
+    struct nfwd_mnl *nl = ctx;
+    char req[MSG_MAX_BYTES];
+
+    return rt_req(
+        nl, req,
+        nfwd_msg_fdb_point(req, sizeof(req), port_ifindex, mac, ++nl->seq));
+}
+
 static const struct nfwd_sys_ops mnl_ops = {
     .now_ms = op_now_ms,
     .sleep_ms = op_sleep_ms,
@@ -892,6 +924,7 @@ static const struct nfwd_sys_ops mnl_ops = {
     .accept_del = op_accept_del,
     .accept_sweep = op_accept_sweep,
     .send_frame = op_send_frame,
+    .fdb_point = op_fdb_point,
 };
 
 void nfwd_mnl_sys(struct nfwd_mnl *nl, struct nfwd_sys *sys)

@@ -51,6 +51,8 @@ size_t nfwd_msg_redirect_add(void *buf, size_t len_bytes, int ifindex,
                              unsigned seq);
 size_t nfwd_msg_filter_del(void *buf, size_t len_bytes, int ifindex,
                            uint32_t info, uint32_t handle, unsigned seq);
+size_t nfwd_msg_fdb_point(void *buf, size_t len_bytes, int port_ifindex,
+                          const uint8_t mac[6], unsigned seq);
 /* Batch: begin, new table, new chain, new rule, end (3 requests). */
 size_t nfwd_msg_nft_accept(void *buf, size_t len_bytes, uint32_t vni,
                            struct in_addr src, unsigned seq);
