@@ -14,7 +14,7 @@ $(O)/tests/sim/sim-guest: $(O)/tests/sim/sim-guest.o $(SIM_OBJS) $(ENGINE_LIB)
 	$(Q)$(CC) $(XLDFLAGS) $(LDFLAGS) $^ -o $@ $(ENGINE_LIBS)
 
 TEST_BINS += $(O)/tests/sim/sim-guest
-TESTS_SH += tests/sim/verify-stream.sh
+TESTS_SH += tests/sim/verify-stream.sh tests/sim/roundtrip.sh
 
 TEST_OBJS_test_sim := $(SIM_OBJS)
 $(eval $(call unit_test,test_sim))
