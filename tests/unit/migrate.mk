@@ -7,3 +7,7 @@ TEST_OBJS_test_session := $(TRANSPORT_OBJS)
 TEST_LIBS_test_session := -lpthread
 $(eval $(call unit_test,test_session))
 $(eval $(call unit_test,test_precopy))
+# the same session with the real codec and the simulated guest (sim.mk)
+TEST_OBJS_test_session_codec := $(TRANSPORT_OBJS) $(SIM_OBJS)
+TEST_LIBS_test_session_codec := -lpthread
+$(eval $(call unit_test,test_session_codec))

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "engine/precopy.h"
 #include "engine/session.h"
+#include "engine/session_codec.h"
 #include "transport/channel.h"
 #include "xen/xen.h"
 
@@ -249,7 +250,8 @@ int cmd_migrate(int argc, char **argv)
     const char *config_file = NULL, *ssh = "ssh", *tcp = NULL;
     const char *remote = "xlmig", *domain, *host = NULL;
     int opt, daemonize = 1, pause_after = 0, preserve = 0, debug = 0;
-    int compress = 1, progress = 1, rc, nargs;
+    int compress = 1, progress = 1, rc, nargs, have_enc = 0;
+    struct session_codec_enc enc;
     uint64_t bw = 0;
     FILE *json = NULL;
     char *rune = NULL, *thost = NULL, *tport = NULL;
@@ -431,12 +433,31 @@ int cmd_migrate(int argc, char **argv)
     rep.progress = progress;
     rep.tty = isatty(2);
     rep.domain = so.name;
+    if (compress) {
+        rc = session_codec_enc_init(&enc, NULL);
+        if (rc) {
+            fprintf(stderr, "xlmig: cannot set up the stream encoder\n");
+            rc = 1;
+            goto out;
+        }
+        have_enc = 1;
+    }
     rc = mig_send(&so, &xen_src_ops, src, precopy_default_policy(&pd),
-                  &stream_passthrough, ch, &obs, &stats);
+                  have_enc ? &enc.ops : &stream_passthrough, ch, &obs, &stats);
+    if (have_enc && stats.compressed && json) {
+        struct codec_stats cs;
+        char buf[2048];
+
+        codec_enc_stats(enc.enc, &cs);
+        codec_stats_json(&cs, buf, sizeof(buf));
+        fprintf(json, "{\"event\":\"codec\",\"stats\":%s}\n", buf);
+    }
     rc = rc ? 1 : 0;
 
 out:
     channel_free(ch);
+    if (have_enc)
+        session_codec_enc_dispose(&enc);
     xen_src_free(src);
     if (json)
         fclose(json);

@@ -15,6 +15,7 @@
 #include "cli/migrate_common.h"
 #include "common/log.h"
 #include "engine/session.h"
+#include "engine/session_codec.h"
 #include "transport/channel.h"
 #include "transport/xlproto.h"
 #include "xen/xen.h"
@@ -61,7 +62,8 @@ int cmd_migrate_receive(int argc, char **argv)
     struct xen_dst *dst = NULL;
     struct channel *ch = NULL;
     char *laddr = NULL, *lport = NULL;
-    int opt, rc, compress = 1, pause_after = 0, debug = 0;
+    int opt, rc, compress = 1, pause_after = 0, debug = 0, have_dec = 0;
+    struct session_codec_dec dec;
 
     optind = 1;
     opterr = 0;
@@ -149,8 +151,16 @@ int cmd_migrate_receive(int argc, char **argv)
     }
     memset(&ro, 0, sizeof(ro));
     ro.pause_after = pause_after;
-    /* no decoder is wired in yet: announce none, read the stock stream */
-    ro.caps = compress ? 0 : 0;
+    if (compress) {
+        rc = session_codec_dec_init(&dec);
+        if (rc) {
+            fprintf(stderr, "xlmig: cannot set up the stream decoder\n");
+            rc = 1;
+            goto out;
+        }
+        have_dec = 1;
+        ro.dec = &dec.ops;
+    }
     ro.header_timeout_ms = 120000;
     ro.go_timeout_ms = 300000;
     rc = mig_receive(&ro, &xen_dst_ops, dst, ch) ? 1 : 0;
@@ -161,6 +171,8 @@ out:
         ch->stream_fd = ch->back_fd = -1;
     }
     channel_free(ch);
+    if (have_dec)
+        session_codec_dec_dispose(&dec);
     xen_dst_free(dst);
     free(laddr);
     free(lport);

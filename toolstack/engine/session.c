@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ const struct stream_encoder stream_passthrough = {
     .write = passthrough_write,
     .finish = passthrough_finish,
     .enable = passthrough_enable,
+    .abort = NULL,
     .needs_caps = 0,
     .opaque = NULL,
 };
@@ -155,10 +157,8 @@ static void *pump_main(void *arg)
             LOGE(ERROR, "cannot read the saved stream");
             break;
         }
-        if (n == 0) {
-            rc = s->enc->finish(s->enc->opaque, s->ch);
-            break;
-        }
+        if (n == 0)
+            break; /* finish or abort: the main thread, once it knows */
         add64(&s->stats->raw_bytes, (uint64_t)n);
         before = s->ch->stream_bytes;
         rc = s->enc->write(s->enc->opaque, buf, (size_t)n, s->ch);
@@ -241,6 +241,7 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
     int pipefd[2] = { -1, -1 }, pump_started = 0, rc, save_rc;
     char *away = NULL;
     uint8_t status;
+    uint64_t before;
 
     memset(stats, 0, sizeof(*stats));
     memset(&s, 0, sizeof(s));
@@ -296,6 +297,15 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
     pipefd[1] = -1;
     pthread_join(pump, NULL);
     pump_started = 0;
+    if (!save_rc && !s.pump_rc) {
+        before = ch->stream_bytes;
+        s.pump_rc = s.enc->finish(s.enc->opaque, ch);
+        stats->wire_bytes += ch->stream_bytes - before;
+        if (s.pump_rc)
+            LOGEV(ERROR, -s.pump_rc, "cannot finish the migration stream");
+    } else if (s.enc->abort) {
+        s.enc->abort(s.enc->opaque, ch, save_rc ? save_rc : s.pump_rc);
+    }
     stats->stream_end_ns = mig_now_ns();
     emit(&s, MIG_EV_STREAM_DONE, NULL, 0);
     if (save_rc) {
@@ -408,6 +418,60 @@ out:
 
 /* ---------------------------------------------------------- receiver */
 
+struct recv_pump {
+    struct channel *ch;
+    struct xlproto_ctx *x;
+    const struct stream_decoder *dec;
+    int out_fd; /* write end of the pipe to libxl; closed by the pump */
+    int timeout_ms;
+    int rc;
+};
+
+/* channel -> decoder -> pipe (libxl reads the original stream). */
+static void *recv_pump_main(void *arg)
+{
+    struct recv_pump *p = arg;
+    uint8_t *buf = malloc(PUMP_BUF_BYTES);
+    size_t used;
+    ssize_t n;
+    int rc = 0;
+
+    if (!buf) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    rc = p->dec->begin(p->dec->opaque, p->out_fd);
+    while (!rc && !p->dec->done(p->dec->opaque)) {
+        n = p->ch->ops->read(p->ch, 0, buf, PUMP_BUF_BYTES, p->timeout_ms);
+        if (n < 0) {
+            rc = (int)n;
+            LOGEV(ERROR, -rc, "cannot read the migration stream");
+            break;
+        }
+        if (n == 0) {
+            rc = p->dec->finish(p->dec->opaque);
+            if (!rc)
+                rc = -EPIPE;
+            break;
+        }
+        used = 0;
+        rc = p->dec->feed(p->dec->opaque, buf, (size_t)n, &used);
+        if (rc)
+            break;
+        if (used < (size_t)n)
+            rc = xlproto_stash_stream(p->x, buf + used, (size_t)n - used);
+    }
+    if (rc)
+        LOG(ERROR, "decoding the migration stream failed (rc=%d)", rc);
+out:
+    free(buf);
+    /* end of the original stream for libxl (EOF on error) */
+    close(p->out_fd);
+    p->out_fd = -1;
+    p->rc = rc;
+    return NULL;
+}
+
 int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
                 void *be, struct channel *ch)
 {
@@ -416,11 +480,16 @@ int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
     uint8_t caps[XLPROTO_CAPS_HDR_BYTES + XLPROTO_CAPS_MAX_PAYLOAD];
     uint32_t domid = 0;
     char *name = NULL, *incoming = NULL;
-    int rc, rc2, have_domain = 0, got_go = 0;
+    int rc, rc2, have_domain = 0, got_go = 0, use_dec = 0;
+    int pipefd[2] = { -1, -1 };
+    struct recv_pump pump = { 0 };
+    pthread_t pump_thread;
     uint8_t status;
     size_t n;
 
     xlproto_ctx_init(&x, ch, 0, NULL);
+    /* a vanished sender must be an error, not a signal */
+    signal(SIGPIPE, SIG_IGN);
     fprintf(stderr, "migration target: Ready to receive domain.\n");
     rc = xlproto_write_msg(&x, 1, xlproto_banner, XLPROTO_BANNER_BYTES,
                            "banner", WRITE_TIMEOUT_MS);
@@ -430,16 +499,50 @@ int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
     if (rc)
         goto creation_failed;
     if (h.optional_flags & XLPROTO_OPTFLAG_XLMIG) {
-        n = xlproto_caps_encode(caps, sizeof(caps), o->caps);
+        n = xlproto_caps_encode(caps, sizeof(caps), o->dec ? o->dec->caps : 0);
         rc =
             xlproto_write_msg(&x, 1, caps, n, "capabilities", WRITE_TIMEOUT_MS);
         if (rc)
             goto out;
+        use_dec = o->dec != NULL;
     }
 
-    /* no decoder is active yet: libxl reads the stock stream directly */
-    rc = ops->restore(be, (const char *)h.config, ch->stream_fd, ch->back_fd,
-                      &domid, &name);
+    if (!use_dec) {
+        /* stock stream: libxl reads the channel directly, as with xl */
+        rc = ops->restore(be, (const char *)h.config, ch->stream_fd,
+                          ch->back_fd, &domid, &name);
+    } else {
+        if (pipe2(pipefd, O_CLOEXEC)) {
+            rc = -errno;
+            goto creation_failed;
+        }
+        fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
+        pump.ch = ch;
+        pump.x = &x;
+        pump.dec = o->dec;
+        pump.out_fd = pipefd[1];
+        pump.timeout_ms = o->header_timeout_ms;
+        rc = pthread_create(&pump_thread, NULL, recv_pump_main, &pump);
+        if (rc) {
+            rc = -rc;
+            close(pipefd[0]);
+            close(pipefd[1]);
+            goto creation_failed;
+        }
+        rc = ops->restore(be, (const char *)h.config, pipefd[0], ch->back_fd,
+                          &domid, &name);
+        /* unblock a pump still writing (restore failed early) */
+        close(pipefd[0]);
+        pthread_join(pump_thread, NULL);
+        if (!rc && pump.rc) {
+            /* libxl got a whole stream but the decoder did not end
+             * cleanly: never start this copy */
+            ops->destroy(be, domid);
+            free(name);
+            name = NULL;
+            rc = pump.rc;
+        }
+    }
     if (rc)
         goto creation_failed;
     have_domain = 1;

@@ -67,18 +67,37 @@ struct mig_dst_ops {
 
 /*
  * Stream encoder between the raw stream and the channel.  The default
- * (stream_passthrough) writes bytes unchanged; the codec plugs in here.
- * enable() is called when the peer announced caps that include
- * ->needs_caps; the encoder then switches at its next record boundary.
+ * (stream_passthrough) writes bytes unchanged; the codec plugs in here
+ * (engine/session_codec.h).  enable() is called when the peer announced
+ * caps that include ->needs_caps; the encoder then switches at its next
+ * record boundary.  finish() after a complete save, abort(rc) after a
+ * failed one (may be NULL).
  */
 struct stream_encoder {
     int (*write)(void *enc, const uint8_t *buf, size_t len, struct channel *ch);
     int (*finish)(void *enc, struct channel *ch);
     int (*enable)(void *enc, uint32_t peer_caps);
+    void (*abort)(void *enc, struct channel *ch, int rc);
     uint32_t needs_caps; /* 0: never switches */
     void *opaque;
 };
 extern const struct stream_encoder stream_passthrough;
+
+/*
+ * Stream decoder on the receiver, between the channel and libxl.  It is
+ * used only when the sender announced itself (XLPROTO_OPTFLAG_XLMIG) and
+ * ->caps was answered; it passes a raw stream through until a switch.
+ * feed() writes the original stream to the fd given by begin(); *used_r
+ * less than len means the stream ended and the rest follows it (GO).
+ */
+struct stream_decoder {
+    int (*begin)(void *dec, int out_fd);
+    int (*feed)(void *dec, const uint8_t *buf, size_t len, size_t *used_r);
+    int (*finish)(void *dec);
+    int (*done)(void *dec);
+    uint32_t caps;
+    void *opaque;
+};
 
 /* Statistics of one migration; times in ns of CLOCK_MONOTONIC. */
 struct mig_stats {
@@ -136,8 +155,8 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
              const struct mig_observer *obs, struct mig_stats *stats);
 
 struct mig_recv_opts {
-    int pause_after; /* -p */
-    uint32_t caps;   /* capabilities we can decode */
+    int pause_after;                  /* -p */
+    const struct stream_decoder *dec; /* NULL: announce nothing */
     int header_timeout_ms;
     int go_timeout_ms;
 };

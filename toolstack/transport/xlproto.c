@@ -231,6 +231,30 @@ static size_t take_ahead(struct xlproto_ctx *x, uint8_t *buf, size_t len)
     return n;
 }
 
+int xlproto_stash_stream(struct xlproto_ctx *x, const uint8_t *buf, size_t len)
+{
+    if (len > sizeof(x->stream_ahead) - x->stream_ahead_len) {
+        fprintf(stderr,
+                "xlmig: %zu unexpected bytes after the domain "
+                "stream\n",
+                len);
+        return -EPROTO;
+    }
+    memcpy(x->stream_ahead + x->stream_ahead_len, buf, len);
+    x->stream_ahead_len += len;
+    return 0;
+}
+
+static size_t take_stream_ahead(struct xlproto_ctx *x, uint8_t *buf, size_t len)
+{
+    size_t n = x->stream_ahead_len < len ? x->stream_ahead_len : len;
+
+    memcpy(buf, x->stream_ahead, n);
+    memmove(x->stream_ahead, x->stream_ahead + n, x->stream_ahead_len - n);
+    x->stream_ahead_len -= n;
+    return n;
+}
+
 int xlproto_read_fixed(struct xlproto_ctx *x, int back, const void *msg,
                        size_t len, const char *what, int timeout_ms)
 {
@@ -240,8 +264,7 @@ int xlproto_read_fixed(struct xlproto_ctx *x, int back, const void *msg,
 
     if (len > sizeof(buf))
         return -EINVAL;
-    if (back)
-        got = take_ahead(x, buf, len);
+    got = back ? take_ahead(x, buf, len) : take_stream_ahead(x, buf, len);
     if (got < len) {
         if (back && x->back_eof)
             rc = -EPIPE;

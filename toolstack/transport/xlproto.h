@@ -78,7 +78,14 @@ struct xlproto_ctx {
     uint8_t ahead[256];
     size_t ahead_len;
     int back_eof;
+    /* domain-stream bytes a decoder read past the end of the stream */
+    uint8_t stream_ahead[4096];
+    size_t stream_ahead_len;
 };
+
+/* Receiver: keep bytes read past the stream's end for the GO read.
+ * -EPROTO if more than fits (a sender sends nothing but GO there). */
+int xlproto_stash_stream(struct xlproto_ctx *x, const uint8_t *buf, size_t len);
 
 void xlproto_ctx_init(struct xlproto_ctx *x, struct channel *ch, int is_sender,
                       const char *rune);
