@@ -56,7 +56,7 @@ roundtrip() { # roundtrip NAME FILE SIMARGS... -- ENCODE_ARGS...
 }
 
 for flavour in pv hvm; do
-    for wl in idle increment hotset text random; do
+    for wl in idle increment hotset text random zero; do
         args=(--flavour "$flavour" --workload "$wl" --pages 2048 --seed 11)
         f=$tmp/$flavour-$wl.xl
         "$sim" gen "${args[@]}" -o "$f"

@@ -9,7 +9,8 @@
  *
  * GUEST OPTIONS (the same for gen and check: the guest is rebuilt from
  * its seed): --flavour pv|hvm, --workload idle|increment|hotset|text|
- * random, --pages N, --rounds N, --dirty N, --hot N, --vcpus N, --seed N.
+ * random|zero, --pages N, --rounds N, --dirty N, --hot N, --vcpus N,
+ * --seed N.
  * FILE "-" or absent: stdout / stdin.  --stats prints what was sent or
  * received to stderr.  Exit 0 success, 1 failure, 2 usage.
  */
@@ -31,7 +32,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: sim-guest gen|check [--flavour pv|hvm] [--workload W]\n"
                "           [--pages N] [--rounds N] [--dirty N] [--hot N]\n"
                "           [--vcpus N] [--seed N] [--stats] [-o|-i FILE]\n"
-               "workloads: idle increment hotset text random\n");
+               "workloads: idle increment hotset text random zero\n");
 }
 
 static int parse_u64(const char *s, uint64_t *v)

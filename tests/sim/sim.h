@@ -47,6 +47,7 @@ enum sim_workload {
     SIM_WL_HOTSET,    /* random hot set, dirty_pages writes per round */
     SIM_WL_TEXT,      /* every page text/code-like, rewritten in part */
     SIM_WL_RANDOM,    /* incompressible bytes */
+    SIM_WL_ZERO,      /* every page zero, re-dirtied with zeros (bench) */
     SIM_WL_COUNT,
 };
 

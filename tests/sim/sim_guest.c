@@ -156,7 +156,7 @@ bool sim_page_is_zero(const uint8_t *page)
 static const char *const workload_names[SIM_WL_COUNT] = {
     [SIM_WL_IDLE] = "idle",     [SIM_WL_INCREMENT] = "increment",
     [SIM_WL_HOTSET] = "hotset", [SIM_WL_TEXT] = "text",
-    [SIM_WL_RANDOM] = "random",
+    [SIM_WL_RANDOM] = "random", [SIM_WL_ZERO] = "zero",
 };
 
 void sim_params_init(struct sim_params *p)
@@ -721,6 +721,9 @@ static int build_memory(struct sim_guest *g)
     case SIM_WL_RANDOM:
         gen_random(&g->rng, g->mem, n * SIM_PAGE_SIZE);
         break;
+    case SIM_WL_ZERO:
+        memset(g->mem, 0, n * SIM_PAGE_SIZE);
+        break;
     default:
         return -EINVAL;
     }
@@ -895,6 +898,10 @@ static void workload_op(struct sim_guest *g)
         pg = slot_page(g, slot);
         off = sim_rng_below(r, 8) * 512;
         gen_text(r, pg + off, 512);
+        break;
+    case SIM_WL_ZERO:
+        /* a write of zeros: the page is dirty and still all zero */
+        slot = g->cand[sim_rng_below(r, g->nr_cand)];
         break;
     case SIM_WL_RANDOM:
     default:

@@ -25,7 +25,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 fail=0
 for flavour in pv hvm; do
-    for wl in idle increment hotset text random; do
+    for wl in idle increment hotset text random zero; do
         args=(--flavour "$flavour" --workload "$wl" --pages 2048 --seed 7)
         f=$tmp/$flavour-$wl.xl
         "$sim" gen "${args[@]}" -o "$f"
