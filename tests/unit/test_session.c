@@ -267,7 +267,7 @@ static void start_receiver(struct recv_job *j, pthread_t *t, struct channel *ch,
     memset(&j->o, 0, sizeof(j->o));
     j->ch = ch;
     j->dst = dst;
-    j->o.caps = XLPROTO_CAP_CODEC_V1;
+    j->o.dec = NULL; /* passthrough: answers capabilities 0 */
     j->o.header_timeout_ms = 5000;
     j->o.go_timeout_ms = 5000;
     assert_int_equal(pthread_create(t, NULL, recv_thread, j), 0);
@@ -297,7 +297,8 @@ static void test_xlmig_to_xlmig(void **state)
     assert_int_equal(src.resumes, 0);
     assert_string_equal(src.renamed_to, "g1--migratedaway");
     assert_true(st.peer_is_xlmig);
-    assert_int_equal(st.peer_caps, XLPROTO_CAP_CODEC_V1);
+    assert_int_equal(st.peer_caps, 0);
+    assert_false(st.compressed);
     assert_int_equal(st.raw_bytes, STREAM_BYTES + 8);
     assert_int_equal(st.wire_bytes, STREAM_BYTES + 8);
     assert_true(st.suspend_ns >= st.start_ns && st.report_ns > st.suspend_ns);
