@@ -14,7 +14,13 @@
  * For each: bytes out, ratio, encode and decode MB/s per core (thread CPU
  * time, MB = 10^6 bytes of the original stream) and the modelled transfer
  * time at 1 and 10 Gbit/s, pipelined: max(encode, decode, bytes / link).
- * Every decoded stream is compared with the original (untimed).
+ * Every decoded stream is compared with the original (the memcmp is
+ * inside the decode timing; it runs at memcpy speed).  One untimed warm-up
+ * run per workload; a method whose run is short is run twice and the
+ * faster run kept (fixed methods: encode and decode separately; adaptive,
+ * whose choices depend on timing: the whole run with the lower modelled
+ * time at its own link speed).  The codec is given a CPU-time clock, so
+ * its online estimates and this table measure the same thing.
  *
  * Output: a table on stdout and the same figures as JSON (--json PATH;
  * `make bench` writes build/bench.json).
@@ -196,7 +202,7 @@ static int bench_workload(enum sim_workload wl, uint64_t pages,
     struct sim_buf b;
     uint8_t *enc_buf = NULL, *copy = NULL;
     uint64_t t0;
-    int m, rc, reps = 0;
+    int m, rc, reps = 0, rep;
 
     sim_buf_init(&b);
     sim_params_init(&p);
@@ -234,6 +240,16 @@ static int bench_workload(enum sim_workload wl, uint64_t pages,
     w->r[M_RAW].ok = true;
     model(&w->r[M_RAW]);
 
+    /* one untimed run first: faults in the output buffer and the code */
+    {
+        struct sink es = { enc_buf, 0, b.len + b.len / 8 + (1u << 20),
+                           NULL,    0, false };
+        struct result warm;
+
+        rc = run_encode(M_STORED, b.data, b.len, &es, &warm);
+        if (rc)
+            goto out;
+    }
     for (m = M_STORED; m < NM; m++) {
         struct result *r = &w->r[m];
         struct sink es = { enc_buf, 0, b.len + b.len / 8 + (1u << 20),
@@ -258,6 +274,39 @@ static int bench_workload(enum sim_workload wl, uint64_t pages,
                 w->name, methods[m].name);
             rc = -EIO;
             goto out;
+        }
+        /* best of 2 runs when they are short: the machine is shared */
+        for (rep = 1; rep < 2 && r->enc_s + r->dec_s < 0.25; rep++) {
+            struct result again = { 0 };
+            struct sink vs2 = { NULL, 0, 0, b.data, b.len, false };
+
+            es.len = 0;
+            rc = run_encode(m, b.data, b.len, &es, &again);
+            if (!rc)
+                rc = run_decode(enc_buf, es.len, &vs2, &again.dec_s);
+            if (rc || vs2.mismatch || vs2.len != b.len ||
+                (methods[m].method != CODEC_ADAPTIVE &&
+                 es.len != r->bytes_out)) {
+                LOG(ERROR, "%s: %s: repeated run differs", w->name,
+                    methods[m].name);
+                rc = rc ? rc : -EIO;
+                goto out;
+            }
+            again.bytes_out = es.len;
+            if (methods[m].method == CODEC_ADAPTIVE) {
+                /* its choices depend on timing: keep the best whole run */
+                model(&again);
+                model(r);
+                if ((methods[m].link_bps == LINK_1G_BPS ? again.t1g_s
+                                                        : again.t10g_s) <
+                    (methods[m].link_bps == LINK_1G_BPS ? r->t1g_s : r->t10g_s))
+                    *r = again;
+                continue;
+            }
+            if (again.enc_s < r->enc_s)
+                r->enc_s = again.enc_s;
+            if (again.dec_s < r->dec_s)
+                r->dec_s = again.dec_s;
         }
         model(r);
     }
