@@ -284,6 +284,8 @@ static int enc_boundary(void *opaque)
     wire_put16(sw + 18, 0);
     wire_put32(sw + 20, caps);
     wire_put64(sw + 24, pages);
+    wire_put32(sw + 32, wire_crc32c(0, sw, 32));
+    wire_put32(sw + 36, 0);
     rc = enc_write(e, sw, sizeof(sw));
     if (rc)
         return rc;
@@ -844,6 +846,7 @@ void codec_dec_free(struct codec_dec *d)
 static int dec_switch(struct codec_dec *d)
 {
     const uint8_t *b;
+    uint8_t hdr[XS_REC_HDR_BYTES];
     size_t len;
     uint64_t pages;
     unsigned caps;
@@ -852,10 +855,18 @@ static int dec_switch(struct codec_dec *d)
     b = xs_parser_switch_body(d->ps, &len);
     d->rec_off = xs_parser_offset(d->ps) - XS_REC_HDR_BYTES - len -
                  ((8 - (len & 7)) & 7);
-    if (len < WIRE_SWITCH_BYTES || wire_get64(b) != WIRE_MAGIC)
+    if (len != WIRE_SWITCH_BYTES || wire_get64(b) != WIRE_MAGIC)
         return dec_bad(d, "switch record without the xlmig magic");
+    wire_put32(hdr, XS_LIBXC_XLMIG_SWITCH);
+    wire_put32(hdr + 4, (uint32_t)len);
+    if (wire_get32(b + 24) !=
+            wire_crc32c(wire_crc32c(0, hdr, sizeof(hdr)), b, 24) ||
+        wire_get32(b + 28))
+        return dec_bad(d, "switch record checksum mismatch");
     if (wire_get16(b + 8) != WIRE_VERSION)
         return dec_bad(d, "unsupported wire version");
+    if (wire_get16(b + 10))
+        return dec_bad(d, "reserved field not zero");
     caps = wire_get32(b + 12);
     if (caps & ~WIRE_CAPS_KNOWN)
         return dec_bad(d, "unknown capability bits");

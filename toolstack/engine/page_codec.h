@@ -19,7 +19,7 @@
  * word, *pattern_r), else -1.  Word-wide, early exit.
  */
 int pc_fill_kind(const uint8_t *page, uint64_t *pattern_r);
-/* Fill a page with a 64-bit pattern (as read by pc_fill_kind). */
+/* Fill a page with a 64-bit word (as read by pc_fill_kind for FILL64). */
 void pc_fill(uint8_t *page, uint64_t pattern);
 
 /*

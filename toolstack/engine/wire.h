@@ -13,14 +13,16 @@
 #include <string.h>
 
 /* Switch record body (after the libxc record header {SWITCH, 24}). */
-#define WIRE_MAGIC        0x31464d47494d4c58ull /* "XLMIGMF1" LE */
-#define WIRE_VERSION      1u
-#define WIRE_SWITCH_BYTES 24u
-#define WIRE_CAP_ZLIB     (1u << 0)
-#define WIRE_CAP_ZSTD     (1u << 1)
-#define WIRE_CAP_LZ4      (1u << 2)
-#define WIRE_CAP_DELTA    (1u << 3)
-#define WIRE_CAPS_KNOWN   0xfu
+#define WIRE_MAGIC   0x31464d47494d4c58ull /* "XLMIGMF1" LE */
+#define WIRE_VERSION 1u
+#define WIRE_SWITCH_BYTES \
+    32u /* magic, version, rsvd, caps, cache pages,
+                               * crc32c, rsvd */
+#define WIRE_CAP_ZLIB   (1u << 0)
+#define WIRE_CAP_ZSTD   (1u << 1)
+#define WIRE_CAP_LZ4    (1u << 2)
+#define WIRE_CAP_DELTA  (1u << 3)
+#define WIRE_CAPS_KNOWN 0xfu
 
 /* Wire record header: type u32, body length u32, crc32c u32, rsvd u32. */
 #define WIRE_HDR_BYTES 16u
