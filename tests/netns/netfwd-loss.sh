@@ -34,11 +34,11 @@ scenario() {
     else
         count=4000
     fi
-    nx "$NS_GST" "$STREAM" recv 9000 "$WORK/rx" 1500 &
+    ip netns exec "$NS_GST" "$STREAM" recv 9000 "$WORK/rx" 2500 </dev/null >/dev/null &
     rxp=$!
     PIDS="$PIDS $rxp"
     sleep 0.2
-    nx "$NS_CLI" "$STREAM" send $GIP 9000 1000 $count "$WORK/tx" &
+    ip netns exec "$NS_CLI" "$STREAM" send $GIP 9000 1000 $count "$WORK/tx" </dev/null >/dev/null &
     txp=$!
     PIDS="$PIDS $txp"
     sleep 1.5

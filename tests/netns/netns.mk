@@ -9,4 +9,5 @@ $(O)/tests/netns/nfwd_stream: $(O)/tests/netns/nfwd_stream.o
 	$(Q)$(CC) $(XLDFLAGS) $(LDFLAGS) $^ -o $@
 
 TEST_BINS += $(O)/tests/netns/nfwd_stream
-TESTS_SH += tests/netns/netfwd-loss.sh
+TESTS_SH += tests/netns/netfwd-loss.sh tests/netns/netfwd-mtu.sh \
+	tests/netns/netfwd-lifecycle.sh

@@ -8,8 +8,9 @@
  *       "seq tx_realtime_ns" per datagram to TXLOG; "df" sets IP DF so
  *       that an oversize datagram is never fragmented by the sender.
  *   nfwd_stream recv PORT RXLOG IDLE_MS
- *       writes "seq rx_realtime_ns" per datagram (duplicates included) and
- *       exits IDLE_MS after the last one, or on SIGTERM.
+ *       writes "seq rx_realtime_ns size" per datagram (duplicates
+ *       included) and exits after IDLE_MS without one (from the start
+ *       too), or on SIGTERM.
  * It talks only to the address it is given (inside the test namespaces).
  */
 #include <arpa/inet.h>
@@ -127,7 +128,7 @@ static int do_recv(char **argv)
     unsigned port, idle_ms, seq;
     uint8_t buf[MAX_SIZE];
     struct pollfd pfd;
-    int fd, got_any = 0, r;
+    int fd, r;
     ssize_t n;
     FILE *f;
 
@@ -150,7 +151,7 @@ static int do_recv(char **argv)
     pfd.fd = fd;
     pfd.events = POLLIN;
     while (!stop) {
-        r = poll(&pfd, 1, got_any ? (int)idle_ms : 600000);
+        r = poll(&pfd, 1, (int)idle_ms);
         if (r == 0)
             break;
         if (r < 0)
@@ -159,7 +160,6 @@ static int do_recv(char **argv)
         if (n < (ssize_t)sizeof(seq))
             continue;
         memcpy(&seq, buf, sizeof(seq));
-        got_any = 1;
         fprintf(f, "%u %llu %zd\n", seq, (unsigned long long)now_rt_ns(), n);
     }
     close(fd);
