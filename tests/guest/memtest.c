@@ -36,6 +36,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -401,9 +402,54 @@ static void mt_stats(struct mt_state *mt, char *out, size_t out_bytes)
              (now - mt->start_ns) / 1000000, mt->locked);
 }
 
+/* MemTotal and MemAvailable of /proc/meminfo in KiB; -1 when unknown. */
+static void mt_meminfo(int64_t *total_kib_r, int64_t *avail_kib_r)
+{
+    char line[128];
+    long long v;
+    FILE *f;
+
+    *total_kib_r = *avail_kib_r = -1;
+    f = fopen("/proc/meminfo", "re");
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "MemTotal: %lld kB", &v) == 1)
+            *total_kib_r = v;
+        else if (sscanf(line, "MemAvailable: %lld kB", &v) == 1)
+            *avail_kib_r = v;
+    }
+    fclose(f);
+}
+
+/* What the guest has: kernel release and memory, for the logs. */
+static void mt_info(char *out, size_t out_bytes)
+{
+    struct utsname u;
+    int64_t total_kib, avail_kib;
+
+    if (uname(&u))
+        snprintf(u.release, sizeof(u.release), "?");
+    mt_meminfo(&total_kib, &avail_kib);
+    snprintf(out, out_bytes,
+             "kernel=%s mem_total_kib=%" PRId64 " mem_avail_kib=%" PRId64,
+             u.release, total_kib, avail_kib);
+}
+
 /*
  * One request line (NUL-terminated, no newline) -> one reply line in out.
  * Returns 1 when the client asked to close the connection.
+ *
+ *   ping        pong
+ *   verify      ok N pages | bad page P gen G word W want X got Y bad_pages=K
+ *               (the dirtier is paused while the pages are checked)
+ *   stats       key=value ... (see mt_stats())
+ *   info        kernel=... mem_total_kib=... mem_avail_kib=...
+ *   reset       ok; forgets the largest heartbeat gaps
+ *   rate N      ok; dirty N pages/s from now on
+ *   quit        bye, then the connection closes
+ *   corrupt P [B]  ok; flips byte B (default 2048) of page P (--test-hooks)
+ * Anything else: "error ...".
  */
 static int mt_handle_line(struct mt_state *mt, char *line, char *out,
                           size_t out_bytes)
@@ -433,6 +479,8 @@ static int mt_handle_line(struct mt_state *mt, char *line, char *out,
             atomic_fetch_add(&mt->rate_epoch, 1);
             snprintf(out, out_bytes, "ok");
         }
+    } else if (!strcmp(line, "info") && !arg) {
+        mt_info(out, out_bytes);
     } else if (!strcmp(line, "quit") && !arg) {
         snprintf(out, out_bytes, "bye");
         return 1;
@@ -645,15 +693,16 @@ static int mt_read_cmdline(struct mt_config *cfg, const char *path)
 
 static void mt_usage(FILE *f)
 {
-    fprintf(f, "Usage: memtest [--mb N] [--rate PAGES_PER_S] [--hot PAGES] "
-               "[--seed N]\n"
-               "               [--port N] [--bind ADDR] [--cmdline FILE|none] "
-               "[--test-hooks]\n"
-               "               [mt_mb=N] [mt_rate=N] [mt_hot=N] [mt_seed=N]\n"
-               "Defaults come from /proc/cmdline (mt_mb= mt_rate= mt_hot= "
-               "mt_seed=), then\nargv.  Port 0 picks a free port; protocol on "
-               "TCP: ping verify stats reset\nrate N quit (and corrupt PAGE "
-               "[BYTE] with --test-hooks).\n");
+    fprintf(f,
+            "Usage: memtest [--mb N] [--rate PAGES_PER_S] [--hot PAGES] "
+            "[--seed N]\n"
+            "               [--port N] [--bind ADDR] [--cmdline FILE|none] "
+            "[--test-hooks]\n"
+            "               [mt_mb=N] [mt_rate=N] [mt_hot=N] [mt_seed=N]\n"
+            "Defaults come from /proc/cmdline (mt_mb= mt_rate= mt_hot= "
+            "mt_seed=), then\nargv.  Port 0 picks a free port; protocol on "
+            "TCP: ping verify stats info\nreset rate N quit (and corrupt PAGE "
+            "[BYTE] with --test-hooks).\n");
 }
 
 /* Parse argv in two passes: --cmdline first, so argv wins over it. */
@@ -735,6 +784,7 @@ static void mt_on_signal(int sig)
 
 static int mt_state_init(struct mt_state *mt)
 {
+    int64_t total_kib, avail_kib;
     size_t p;
     void *m;
     int rc;
@@ -745,6 +795,20 @@ static int mt_state_init(struct mt_state *mt)
         LOG(WARN, "hot set of %" PRIu64 " pages capped to %zu",
             mt->cfg.hot_pages, mt->pages);
         mt->cfg.hot_pages = mt->pages;
+    }
+    /*
+     * Refuse what the kernel cannot give: in a small guest the OOM killer
+     * would otherwise end memtest with no word on the console.  8 MiB stay
+     * for the kernel's own needs.
+     */
+    mt_meminfo(&total_kib, &avail_kib);
+    if (avail_kib >= 0 && (int64_t)mt->cfg.mb * 1024 + 8192 > avail_kib) {
+        rc = -ENOMEM;
+        LOG(ERROR,
+            "%" PRIu64 " MiB asked, only %" PRId64 " MiB available "
+            "(MemTotal %" PRId64 " MiB): use a smaller mt_mb",
+            mt->cfg.mb, avail_kib / 1024, total_kib / 1024);
+        goto out;
     }
     mt->gen = calloc(mt->pages, sizeof(*mt->gen));
     if (!mt->gen) {

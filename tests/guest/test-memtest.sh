@@ -84,6 +84,7 @@ for k in pages rate hot dirtied max_gap_ms last_gap_ms uptime_ms; do
     expect "stats has $k" "$s" "(^| )$k=[0-9.]+( |$)"
 done
 expect "idle dirties nothing" "$(stat dirtied)" '^0$'
+expect info "$(ask info)" '^kernel=[^ ]+ mem_total_kib=[0-9]+ mem_avail_kib=[0-9]+$'
 expect unknown "$(ask bogus)" '^error unknown command$'
 expect "ping with argument" "$(ask 'ping x')" '^error unknown command$'
 expect "bad rate" "$(ask 'rate 12x')" '^error'
@@ -216,6 +217,16 @@ for bad in "--mb 0" "--mb x" "--mb 99999999" "--rate -1" "--port 70000" \
     grep -q '^memtest: ' "$tmp/bad" || fail "memtest $bad: no error message"
 done
 echo "ok: bad parameters refused"
+# more than the kernel has available: refused with a clear message (only
+# where 64 GiB really is more than that, so nothing big gets allocated)
+avail=$(sed -n 's/^MemAvailable: *\([0-9]*\) kB/\1/p' /proc/meminfo)
+if [ -n "$avail" ] && [ "$avail" -lt $((65536 * 1024)) ]; then
+    "$memtest" --cmdline none --port 0 --mb 65536 >"$tmp/bad" 2>&1 &&
+        fail "65536 MiB accepted with $avail KiB available"
+    grep -q '65536 MiB asked, only [0-9]* MiB available' "$tmp/bad" ||
+        fail "no message for too much memory: $(cat "$tmp/bad")"
+    echo "ok: more memory than available refused"
+fi
 echo "mt_mb=oops" >"$tmp/cmdline"
 "$memtest" --cmdline "$tmp/cmdline" --port 0 >"$tmp/bad" 2>&1 &&
     fail "bad cmdline value accepted"
