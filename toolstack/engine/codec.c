@@ -147,10 +147,13 @@ struct codec_enc {
     ZSTD_CCtx *zc;
 
     bool want_switch, switched, ended, failed;
-    uint8_t *pass; /* WIRE_HDR_BYTES + WIRE_PASS_MAX: a PASS record */
-    size_t pass_len;
-    uint8_t *out; /* WIRE_HDR_BYTES + PAGES_BODY_MAX: a PAGES record */
-    uint8_t *gather;
+    /* buffers grow as needed, up to the caps of the format */
+    uint8_t *pass; /* a PASS record: <= WIRE_HDR_BYTES + WIRE_PASS_MAX */
+    size_t pass_len, pass_cap;
+    uint8_t *out; /* a PAGES record: <= WIRE_HDR_BYTES + PAGES_BODY_MAX */
+    size_t out_cap;
+    uint8_t *gather; /* batch pages: <= BATCH_MAX_BYTES */
+    size_t gather_cap;
     uint8_t *probe; /* compressed probe output */
     size_t probe_cap;
 
@@ -241,6 +244,10 @@ static int enc_bytes(void *opaque, const uint8_t *buf, size_t len)
         n = WIRE_PASS_MAX - e->pass_len;
         if (n > len)
             n = len;
+        rc = wire_buf_reserve(&e->pass, &e->pass_cap,
+                              WIRE_HDR_BYTES + e->pass_len + n);
+        if (rc)
+            return rc;
         memcpy(e->pass + WIRE_HDR_BYTES + e->pass_len, buf, n);
         e->pass_len += n;
         buf += n;
@@ -342,6 +349,12 @@ static int enc_probe(struct codec_enc *e, unsigned cur, const uint8_t *src,
         return 0;
     if (n > PROBE_PAGES * XS_PAGE_SIZE)
         n = PROBE_PAGES * XS_PAGE_SIZE;
+    if (!e->probe) {
+        e->probe_cap = ZSTD_compressBound(PROBE_PAGES * XS_PAGE_SIZE) + 4096;
+        e->probe = malloc(e->probe_cap);
+        if (!e->probe)
+            return -ENOMEM;
+    }
     t0 = clock_now(e->p.clock);
     rc = compress_batch(e->zc, e->cand[i].method, e->cand[i].level, src, n,
                         e->probe, e->probe_cap, &out);
@@ -357,7 +370,7 @@ static int enc_probe(struct codec_enc *e, unsigned cur, const uint8_t *src,
 static int enc_page_data(void *opaque, const struct xs_page_data *pd)
 {
     struct codec_enc *e = opaque;
-    uint8_t *body = e->out + WIRE_HDR_BYTES, *kinds, *x, *bh;
+    uint8_t *body, *kinds, *x, *bh;
     const uint8_t *page, *old, *bsrc;
     uint32_t i, j = 0, nb = 0, n = pd->data_pages;
     uint64_t w, pfn, pat, t0, t1;
@@ -374,6 +387,13 @@ static int enc_page_data(void *opaque, const struct xs_page_data *pd)
     rc = enc_flush_pass(e);
     if (rc)
         return rc;
+    rc = wire_buf_reserve(&e->out, &e->out_cap,
+                          WIRE_HDR_BYTES + WIRE_PAGES_FIXED + 8ull * pd->count +
+                              (size_t)n * (1u + 2u + 2u * XS_PAGE_SIZE) +
+                              WIRE_BATCH_HDR);
+    if (rc)
+        return rc;
+    body = e->out + WIRE_HDR_BYTES;
 
     /* the batch method first: it sets how small a delta must be */
     switch (e->p.method) {
@@ -468,6 +488,9 @@ static int enc_page_data(void *opaque, const struct xs_page_data *pd)
         if (contiguous) {
             bsrc = pd->pages;
         } else {
+            rc = wire_buf_reserve(&e->gather, &e->gather_cap, bbytes);
+            if (rc)
+                return rc;
             for (i = 0, j = 0; i < n; i++)
                 if (kinds[i] == WIRE_K_BATCH)
                     memcpy(e->gather + (size_t)j++ * XS_PAGE_SIZE,
@@ -560,13 +583,8 @@ int codec_enc_new(const struct codec_params *p, codec_write_fn *write,
     if (rc)
         goto out;
     rc = -ENOMEM;
-    e->probe_cap = ZSTD_compressBound(PROBE_PAGES * XS_PAGE_SIZE) + 4096;
-    e->pass = malloc(WIRE_HDR_BYTES + WIRE_PASS_MAX);
-    e->out = malloc(WIRE_HDR_BYTES + PAGES_BODY_MAX);
-    e->gather = malloc(BATCH_MAX_BYTES);
-    e->probe = malloc(e->probe_cap);
     e->zc = ZSTD_createCCtx();
-    if (!e->pass || !e->out || !e->gather || !e->probe || !e->zc)
+    if (!e->zc)
         goto out;
     if (!(p->flags & CODEC_F_NO_DELTA) && p->cache_bytes >= PC_WAYS * 4096) {
         rc = pc_cache_new(p->cache_bytes / XS_PAGE_SIZE, &e->cache);
@@ -717,11 +735,14 @@ struct codec_dec {
     uint64_t rec_off; /* input offset of the current wire record */
     uint8_t hdr[WIRE_HDR_BYTES];
     size_t hhave;
-    uint8_t *body;
-    size_t body_len, body_have;
+    /* buffers grow as needed, up to the caps of the format */
+    uint8_t *body; /* <= WIRE_BODY_MAX */
+    size_t body_cap, body_len, body_have;
     bool in_body;
-    uint8_t *rec;   /* rebuilt PAGE_DATA record */
+    uint8_t *rec; /* rebuilt PAGE_DATA record */
+    size_t rec_cap;
     uint8_t *batch; /* decompressed batch */
+    size_t batch_cap;
     uint64_t orig_pages;
 
     struct codec_stats st;
@@ -883,11 +904,8 @@ static int dec_switch(struct codec_dec *d)
         if (rc)
             return rc;
     }
-    d->body = malloc(WIRE_BODY_MAX);
-    d->rec = malloc(XS_PAGE_DATA_MAX_BYTES);
-    d->batch = malloc(BATCH_MAX_BYTES);
     d->zd = ZSTD_createDCtx();
-    if (!d->body || !d->rec || !d->batch || !d->zd)
+    if (!d->zd)
         return -ENOMEM;
     xs_parser_clear_switch(d->ps);
     xs_parser_set_accept_switch(d->ps, false);
@@ -962,6 +980,9 @@ static int dec_pages(struct codec_dec *d, const uint8_t *b, size_t len)
         return dec_bad(d, "pages with data do not match the pfn types");
 
     reclen = XS_REC_HDR_BYTES + 8 + 8ull * count + (size_t)n * XS_PAGE_SIZE;
+    rc = wire_buf_reserve(&d->rec, &d->rec_cap, reclen);
+    if (rc)
+        return rc;
     wire_put32(d->rec, XS_LIBXC_PAGE_DATA);
     wire_put32(d->rec + 4, (uint32_t)(reclen - XS_REC_HDR_BYTES));
     wire_put32(d->rec + 8, count);
@@ -1006,6 +1027,10 @@ static int dec_pages(struct codec_dec *d, const uint8_t *b, size_t len)
             return dec_bad(d, "bad batch header");
         if (clen + WIRE_BATCH_HDR != (size_t)(end - x))
             return dec_bad(d, "bytes after the batch");
+        rc = wire_buf_reserve(&d->batch, &d->batch_cap,
+                              (size_t)nb * XS_PAGE_SIZE);
+        if (rc)
+            return rc;
         rc = dec_batch(d, bh[0], x + WIRE_BATCH_HDR, clen,
                        (size_t)nb * XS_PAGE_SIZE);
         if (rc)
@@ -1186,6 +1211,9 @@ int codec_dec_feed(struct codec_dec *d, const void *buf, size_t len,
                 rc = dec_bad(d, "reserved header field not zero");
                 break;
             }
+            rc = wire_buf_reserve(&d->body, &d->body_cap, d->body_len);
+            if (rc)
+                break;
             d->body_have = 0;
             d->in_body = true;
         }

@@ -4,8 +4,10 @@
  * checksum of the wire format: the SSE4.2 crc32 instruction where the CPU
  * has it, else slicing-by-8 tables.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include "engine/wire.h"
 
@@ -84,4 +86,21 @@ uint32_t wire_crc32c(uint32_t crc, const void *buf, size_t len)
         return ~crc_hw8(c, buf, len);
 #endif
     return ~crc_sw(c, buf, len);
+}
+
+int wire_buf_reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+    size_t n = *cap ? *cap : 4096;
+    uint8_t *p;
+
+    if (need <= *cap)
+        return 0;
+    while (n < need)
+        n *= 2;
+    p = realloc(*buf, n);
+    if (!p)
+        return -ENOMEM;
+    *buf = p;
+    *cap = n;
+    return 0;
 }

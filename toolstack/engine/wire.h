@@ -129,6 +129,12 @@ static inline uint64_t wire_load64(const void *p)
     return v;
 }
 
+/*
+ * Make *buf (of *cap bytes) hold at least need bytes, growing it
+ * geometrically; the content is kept.  0 or -ENOMEM (*buf unchanged).
+ */
+int wire_buf_reserve(uint8_t **buf, size_t *cap, size_t need);
+
 /* CRC-32C (Castagnoli), init 0: crc = wire_crc32c(crc, buf, len). */
 uint32_t wire_crc32c(uint32_t crc, const void *buf, size_t len);
 

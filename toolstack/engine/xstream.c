@@ -51,8 +51,8 @@ struct xs_parser {
 
     struct xs_record rec; /* the record being parsed */
 
-    uint8_t *pd; /* PAGE_DATA record buffer */
-    size_t pd_have, pd_need;
+    uint8_t *pd; /* PAGE_DATA record buffer, grown as needed */
+    size_t pd_cap, pd_have, pd_need;
 
     uint8_t sw[SWITCH_BODY_MAX];
     size_t sw_len, sw_have, sw_need;
@@ -402,11 +402,10 @@ static int libxc_rec(struct xs_parser *ps)
     if (type == XS_LIBXC_PAGE_DATA) {
         if (len < 8 || len > XS_PAGE_DATA_MAX_BYTES - XS_REC_HDR_BYTES)
             return malformed(ps, "PAGE_DATA length out of range");
-        if (!ps->pd) {
-            ps->pd = malloc(XS_PAGE_DATA_MAX_BYTES);
-            if (!ps->pd)
-                return -ENOMEM;
-        }
+        rc = wire_buf_reserve(&ps->pd, &ps->pd_cap,
+                              XS_REC_HDR_BYTES + (size_t)len + pad8(len));
+        if (rc)
+            return rc;
         rc = emit_record(ps);
         if (rc)
             return rc;
