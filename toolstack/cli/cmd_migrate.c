@@ -267,7 +267,7 @@ int cmd_migrate(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+hFC:s:epD", lopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "hFC:s:epD", lopts, NULL)) != -1) {
         switch (opt) {
         case 'h':
             fputs(MIGRATE_USAGE, stdout);

@@ -67,7 +67,7 @@ int cmd_migrate_receive(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+hFedrp", lopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "hFedrp", lopts, NULL)) != -1) {
         switch (opt) {
         case 'h':
             fputs(RECEIVE_USAGE, stdout);

@@ -1,0 +1,124 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Helpers of the xlmig migrate interop tests (tests/xen/1NN-*.sh), on top
+# of tests/lab/lib.sh.  The repository's build/ is /xlmig in each dom0.
+#
+#   mig_recv_start HOST PORT RECEIVER   one-shot socat receiver on HOST
+#                                       running RECEIVER (xlmig | xl) as
+#                                       'migrate-receive' on stdin/stdout
+#   mig_send SRC DST NAME SENDER [ARGS] SENDER (xlmig | xl) migrates NAME
+#                                       over the socat rune (-s '', as
+#                                       Ganeti does); sets mig_rc, mig_s,
+#                                       mig_out, mig_json (xlmig only)
+#   mig_recv_log HOST PORT              wait for the receiver, print its log
+#   mig_hop SRC DST NAME IP SENDER RECEIVER
+#                                       all of it plus placement and memory
+#                                       check; fails on any failure
+#   mig_no_leftovers                    no --incoming / --migratedaway
+#                                       domain, no migrate process on A, B
+
+# shellcheck source=tests/lab/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lab/lib.sh"
+
+mig_port=5100
+
+mig_recv_start() # mig_recv_start HOST PORT xlmig|xl [ARGS]
+{
+    local h=$1 port=$2 who=$3 args=${4:-} cmd
+    case $who in
+    xlmig) cmd="/xlmig/xlmig migrate-receive $args" ;;
+    xl) cmd="xl migrate-receive $args" ;;
+    *) lab_fail "receiver '$who'" ;;
+    esac
+    lab_exec -t 60 "$h" "
+        rm -f /tmp/mig-recv-$port.log
+        (socat -b524288 TCP-LISTEN:$port,reuseaddr EXEC:'$cmd' \
+            >/tmp/mig-recv-$port.log 2>&1
+         echo \"receiver exit status \$?\" >>/tmp/mig-recv-$port.log) \
+            >/dev/null 2>&1 </dev/null &
+        i=0
+        until netstat -ltn | grep -q ':$port '; do
+            i=\$((i + 1)); [ \$i -gt 100 ] && exit 1; sleep 0.1
+        done" || lab_fail "receiver on $h did not start"
+}
+
+mig_recv_log() # mig_recv_log HOST PORT
+{
+    lab_exec -t 120 "$1" "
+        i=0
+        until grep -q 'receiver exit status' /tmp/mig-recv-$2.log; do
+            i=\$((i + 1)); [ \$i -gt 600 ] && break; sleep 0.1
+        done
+        pkill -f 'TCP-LISTEN:$2' 2>/dev/null
+        cat /tmp/mig-recv-$2.log" | sed 's/^/    recv| /'
+}
+
+# mig_send SRC DST NAME xlmig|xl [EXTRA ARGS]
+mig_send()
+{
+    local src=$1 dst=$2 name=$3 who=$4 extra=${5:-} dip bin json=
+    dip=$(lab_host_ip "$dst")
+    case $who in
+    xlmig)
+        bin="/xlmig/xlmig migrate --json /tmp/mig-$name.json $extra"
+        json=1
+        ;;
+    xl) bin="xl migrate $extra" ;;
+    *) lab_fail "sender '$who'" ;;
+    esac
+    lab_log "migrate $name $src -> $dst: $who sends (to port $mig_port)"
+    mig_out=$(lab_exec -t 1200 "$src" "
+        rm -f /tmp/mig-$name.json
+        t0=\$(cut -d' ' -f1 /proc/uptime)
+        $bin -s '' $name 'socat -b524288 - TCP:$dip:$mig_port' 2>&1
+        rc=\$?
+        t1=\$(cut -d' ' -f1 /proc/uptime)
+        echo \"mig-result rc=\$rc s=\$(echo \$t0 \$t1 | awk '{ printf \"%.2f\", \$2 - \$1 }')\"")
+    printf '%s\n' "$mig_out" | grep -v '^mig-result' | sed 's/^/    send| /'
+    mig_rc=$(sed -n 's/^mig-result rc=\([0-9]*\) .*/\1/p' <<<"$mig_out")
+    mig_s=$(sed -n 's/^mig-result rc=[0-9]* s=//p' <<<"$mig_out")
+    [ -n "$mig_rc" ] || mig_rc=255
+    mig_json=
+    if [ -n "$json" ]; then
+        mig_json=$(lab_exec -t 30 "$src" "cat /tmp/mig-$name.json" 2>/dev/null)
+        printf '%s\n' "$mig_json" | grep '"done"' | sed 's/^/    json| /'
+    fi
+    lab_log "sender rc=$mig_rc time=${mig_s:-?} s"
+}
+
+# mig_hop SRC DST NAME IP SENDER RECEIVER [SENDER ARGS] [RECEIVER ARGS]
+mig_hop()
+{
+    local src=$1 dst=$2 name=$3 ip=$4 snd=$5 rcv=$6
+    mig_port=$((mig_port + 1))
+    mig_recv_start "$dst" "$mig_port" "$rcv" "${8:-}"
+    mig_send "$src" "$dst" "$name" "$snd" "${7:-}"
+    mig_recv_log "$dst" "$mig_port"
+    [ "$mig_rc" -eq 0 ] || lab_fail "$snd -> $rcv migration of $name failed"
+    grep -q '^Migration successful\.' <<<"$mig_out" ||
+        lab_fail "no 'Migration successful.' from the sender"
+    lab_move_guest "$src" "$dst" "$name"
+    lab_check_placement "$dst" "$src" "$name"
+    lab_mig_s=$mig_s lab_mig_bytes="(see json)"
+    lab_report_hop "$dst" "$name" "$ip"
+}
+
+mig_no_leftovers()
+{
+    local h out
+    for h in $lab_hosts; do
+        out=$(lab_exec -t 30 "$h" "xl list | awk 'NR > 1 { print \$1 }' |
+                grep -e '--incoming\$' -e '--migratedaway\$'
+            ps | grep -e 'migrate-receive' -e 'xlmig migrate' |
+                grep -v grep | grep -v 'sh -c'") || true
+        [ -z "$out" ] || lab_fail "leftovers on $h: $out"
+    done
+    lab_log "no leftovers: no --incoming/--migratedaway domain, no process"
+}
+
+# mig_json_field NAME: value of "NAME": in the "done" event of mig_json
+mig_json_field()
+{
+    grep '"done"' <<<"$mig_json" | sed -n "s/.*\"$1\":\"\\{0,1\\}\\([^,\"}]*\\).*/\\1/p"
+}
