@@ -19,6 +19,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/tc_act/tc_mirred.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -622,7 +623,6 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
     const struct ifinfomsg *ifi;
     struct attrs t, info;
     struct nfwd_link *l;
-    const struct rtnl_link_stats64 *st;
 
     if (nlh->nlmsg_type != RTM_NEWLINK ||
         nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*ifi) || d->n >= d->max)
@@ -651,11 +651,13 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
         snprintf(l->kind, sizeof(l->kind), "%.*s",
                  (int)mnl_attr_get_payload_len(info.tb[IFLA_INFO_KIND]),
                  (const char *)mnl_attr_get_payload(info.tb[IFLA_INFO_KIND]));
-    if (t.tb[IFLA_STATS64] &&
-        mnl_attr_get_payload_len(t.tb[IFLA_STATS64]) >= sizeof(*st)) {
-        st = mnl_attr_get_payload(t.tb[IFLA_STATS64]);
-        memcpy(&l->tx_packets, &st->tx_packets, sizeof(l->tx_packets));
-    }
+    /* attributes are 4-byte aligned only: copy, never dereference */
+    if (t.tb[IFLA_STATS64] && mnl_attr_get_payload_len(t.tb[IFLA_STATS64]) >=
+                                  sizeof(struct rtnl_link_stats64))
+        memcpy(&l->tx_packets,
+               (const char *)mnl_attr_get_payload(t.tb[IFLA_STATS64]) +
+                   offsetof(struct rtnl_link_stats64, tx_packets),
+               sizeof(l->tx_packets));
     return 0;
 }
 

@@ -24,7 +24,7 @@ DEV=$(printf 'nfwd%06x' $VNI)
 # scenario NAME FWD(0|1) ANNOUNCE_DELAY_MS
 scenario() {
     local name=$1 fwd=$2 delay=$3 count td ta t_td="" rxp txp sum fwdn=0
-    local ann_pid td_pid
+    local ann_pid td_pid fwdt
     lab_up
     if [ "$fwd" = 1 ]; then
         nx "$NS_SRC" "$NETFWD" prepare -N $VNI -l $SRCIP -r $TGTIP \
@@ -95,7 +95,8 @@ scenario() {
     fi
     sum=$(analyse "$WORK/tx" "$WORK/rx" "$td" "$ta")
     if [ "$fwd" = 1 ]; then
-        sum="$sum forwarded_first_500ms=$fwdn teardown_after_attach_ms=$(((t_td - ta) / 1000000))"
+        fwdt=$(sed -n 's/.*quiescent after [0-9]* ms, \([0-9]*\) packets forwarded.*/\1/p' "$WORK/td.err")
+        sum="$sum tunnel_tx_total=${fwdt:-?} teardown_after_attach_ms=$(((t_td - ta) / 1000000))"
         sed 's/^/    source: /' "$WORK/td.err"
     fi
     echo "loss: $name announce_delay_ms=$delay $sum"

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 #
 # The namespace model of docs/net-forward.md (research net-forward.md §3),
 # sourced by the tests/netns/netfwd-*.sh tests:

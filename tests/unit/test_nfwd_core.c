@@ -282,7 +282,7 @@ struct fake {
     size_t n_filters;
     int tables[FAKE_MAX]; /* vni of nft tables */
     size_t n_tables;
-    int clsact[64];
+    int clsact[256]; /* by ifindex */
     char calls[4096]; /* "op:arg " in order */
     int fail_vxlan, fail_redirect_at, fail_accept;
     unsigned redirects;
