@@ -367,6 +367,47 @@ static int enc_probe(struct codec_enc *e, unsigned cur, const uint8_t *src,
     return 0;
 }
 
+/*
+ * The pfn list: as runs of consecutive words (first word u64, length u16)
+ * when that is shorter, else verbatim.  Writes the run count (0: verbatim)
+ * at nruns and the list at out; returns the bytes written at out.
+ */
+static size_t enc_pfns(const struct xs_page_data *pd, uint8_t *nruns,
+                       uint8_t *out)
+{
+    uint32_t i, r = 1, len = 1;
+    uint64_t w, prev = wire_get64(pd->pfn_le);
+    uint8_t *o = out;
+
+    for (i = 1; i < pd->count; i++) {
+        w = wire_get64(pd->pfn_le + 8ull * i);
+        if (w != prev + 1)
+            r++;
+        prev = w;
+    }
+    if ((size_t)r * WIRE_PFN_RUN_BYTES >= 8ull * pd->count) {
+        wire_put32(nruns, 0);
+        memcpy(out, pd->pfn_le, 8ull * pd->count);
+        return 8ull * pd->count;
+    }
+    wire_put32(nruns, r);
+    prev = wire_get64(pd->pfn_le);
+    wire_put64(o, prev);
+    for (i = 1; i < pd->count; i++) {
+        w = wire_get64(pd->pfn_le + 8ull * i);
+        if (w != prev + 1) {
+            wire_put16(o + 8, (uint16_t)len);
+            o += WIRE_PFN_RUN_BYTES;
+            wire_put64(o, w);
+            len = 0;
+        }
+        len++;
+        prev = w;
+    }
+    wire_put16(o + 8, (uint16_t)len);
+    return (size_t)(o + WIRE_PFN_RUN_BYTES - out);
+}
+
 static int enc_page_data(void *opaque, const struct xs_page_data *pd)
 {
     struct codec_enc *e = opaque;
@@ -430,8 +471,8 @@ static int enc_page_data(void *opaque, const struct xs_page_data *pd)
     wire_put32(body, pd->count);
     wire_put32(body + 4, pd->res1);
     wire_put32(body + 8, n);
-    memcpy(body + WIRE_PAGES_FIXED, pd->pfn_le, 8ull * pd->count);
-    kinds = body + WIRE_PAGES_FIXED + 8ull * pd->count;
+    kinds = body + WIRE_PAGES_FIXED +
+            enc_pfns(pd, body + 16, body + WIRE_PAGES_FIXED);
     x = kinds + n;
 
     for (i = 0; i < pd->count; i++) {
@@ -952,8 +993,9 @@ static int dec_batch(struct codec_dec *d, unsigned method, const uint8_t *src,
 /* Rebuild the PAGE_DATA record of a PAGES body and feed it to the parser. */
 static int dec_pages(struct codec_dec *d, const uint8_t *b, size_t len)
 {
-    uint32_t count, res1, n, nb, i, j = 0, bj = 0, dl;
+    uint32_t count, res1, n, nb, nruns, i, j = 0, bj = 0, dl;
     const uint8_t *pfns, *kinds, *x, *end = b + len;
+    size_t plen;
     uint8_t *pages, *page, *bh;
     uint64_t w, pfn, pat;
     size_t reclen, clen, used;
@@ -968,17 +1010,12 @@ static int dec_pages(struct codec_dec *d, const uint8_t *b, size_t len)
     nb = wire_get32(b + 12);
     if (count == 0 || count > XS_PAGE_DATA_COUNT_MAX || n > count || nb > n)
         return dec_bad(d, "page counts out of range");
-    if (len < WIRE_PAGES_FIXED + 8ull * count + n)
+    nruns = wire_get32(b + 16);
+    if (nruns > count)
+        return dec_bad(d, "more pfn runs than pfns");
+    plen = nruns ? (size_t)nruns * WIRE_PFN_RUN_BYTES : 8ull * count;
+    if (len < WIRE_PAGES_FIXED + plen + n)
         return dec_bad(d, "body too short for its pfn list");
-    pfns = b + WIRE_PAGES_FIXED;
-    kinds = pfns + 8ull * count;
-    x = kinds + n;
-    for (i = 0, j = 0; i < count; i++)
-        if ((wire_get64(pfns + 8ull * i) >> XS_PFN_TYPE_SHIFT) < 0xd)
-            j++;
-    if (j != n)
-        return dec_bad(d, "pages with data do not match the pfn types");
-
     reclen = XS_REC_HDR_BYTES + 8 + 8ull * count + (size_t)n * XS_PAGE_SIZE;
     rc = wire_buf_reserve(&d->rec, &d->rec_cap, reclen);
     if (rc)
@@ -987,7 +1024,31 @@ static int dec_pages(struct codec_dec *d, const uint8_t *b, size_t len)
     wire_put32(d->rec + 4, (uint32_t)(reclen - XS_REC_HDR_BYTES));
     wire_put32(d->rec + 8, count);
     wire_put32(d->rec + 12, res1);
-    memcpy(d->rec + 16, pfns, 8ull * count);
+    pfns = d->rec + 16;
+    if (!nruns) {
+        memcpy(d->rec + 16, b + WIRE_PAGES_FIXED, 8ull * count);
+    } else {
+        const uint8_t *r = b + WIRE_PAGES_FIXED;
+        uint32_t k, rl;
+
+        for (i = 0, k = 0; k < nruns; k++, r += WIRE_PFN_RUN_BYTES) {
+            w = wire_get64(r);
+            rl = wire_get16(r + 8);
+            if (rl == 0 || rl > count - i)
+                return dec_bad(d, "pfn runs do not add up to the count");
+            for (j = 0; j < rl; j++)
+                wire_put64(d->rec + 16 + 8ull * i++, w + j);
+        }
+        if (i != count)
+            return dec_bad(d, "pfn runs do not add up to the count");
+    }
+    kinds = b + WIRE_PAGES_FIXED + plen;
+    x = kinds + n;
+    for (i = 0, j = 0; i < count; i++)
+        if ((wire_get64(pfns + 8ull * i) >> XS_PFN_TYPE_SHIFT) < 0xd)
+            j++;
+    if (j != n)
+        return dec_bad(d, "pages with data do not match the pfn types");
     pages = d->rec + 16 + 8ull * count;
 
     /* first pass: find the batch after the per-page data */

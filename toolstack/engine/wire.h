@@ -47,9 +47,10 @@
 #define WIRE_M_ZSTD   2u
 #define WIRE_M_LZ4    3u
 
-/* PAGES fixed part: count, res1, data pages, batch pages (u32 each). */
-#define WIRE_PAGES_FIXED 16u
-#define WIRE_BATCH_HDR   8u /* method u8, level u8, rsvd u16, len u32 */
+/* PAGES fixed part: count, res1, data pages, batch pages, pfn runs (u32). */
+#define WIRE_PAGES_FIXED   20u
+#define WIRE_PFN_RUN_BYTES 10u /* first pfn word u64, length u16 */
+#define WIRE_BATCH_HDR     8u  /* method u8, level u8, rsvd u16, len u32 */
 #define WIRE_END_BYTES \
     24u /* status i32, rsvd u32, bytes u64,
                                  * pages u64 */

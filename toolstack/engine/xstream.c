@@ -276,10 +276,10 @@ static void after_body(struct xs_parser *ps)
 }
 
 /* A complete PAGE_DATA record is in ps->pd: validate, call back. */
-static int page_data_done(struct xs_parser *ps)
+static int page_data_done(struct xs_parser *ps, const uint8_t *rec)
 {
     struct xs_page_data pd;
-    const uint8_t *b = ps->pd + XS_REC_HDR_BYTES;
+    const uint8_t *b = rec + XS_REC_HDR_BYTES;
     uint32_t len = ps->rec.length_bytes, i, n = 0;
     uint64_t need;
     int rc;
@@ -315,7 +315,7 @@ static int page_data_done(struct xs_parser *ps)
     if (need != len)
         return malformed(ps, "length does not match the pages with data");
     pd.offset_bytes = ps->rec.offset_bytes;
-    pd.rec = ps->pd;
+    pd.rec = rec;
     pd.rec_bytes = XS_REC_HDR_BYTES + len;
     pd.data_pages = n;
     pd.pages = b + 8 + 8ull * pd.count;
@@ -402,14 +402,9 @@ static int libxc_rec(struct xs_parser *ps)
     if (type == XS_LIBXC_PAGE_DATA) {
         if (len < 8 || len > XS_PAGE_DATA_MAX_BYTES - XS_REC_HDR_BYTES)
             return malformed(ps, "PAGE_DATA length out of range");
-        rc = wire_buf_reserve(&ps->pd, &ps->pd_cap,
-                              XS_REC_HDR_BYTES + (size_t)len + pad8(len));
-        if (rc)
-            return rc;
         rc = emit_record(ps);
         if (rc)
             return rc;
-        memcpy(ps->pd, ps->hbuf, XS_REC_HDR_BYTES);
         ps->pd_have = XS_REC_HDR_BYTES;
         ps->pd_need = XS_REC_HDR_BYTES + (size_t)len + pad8(len);
         ps->state = ST_PAGE_DATA;
@@ -545,6 +540,7 @@ int xs_parser_feed(struct xs_parser *ps, const void *buf, size_t len,
 {
     const uint8_t *p = buf;
     size_t used = 0, n;
+    bool whole;
     int rc;
 
     if (ps->state == ST_ERROR)
@@ -569,6 +565,12 @@ int xs_parser_feed(struct xs_parser *ps, const void *buf, size_t len,
                 after_body(ps);
             break;
         case ST_PAGE_DATA:
+            if (ps->pd_have == XS_REC_HDR_BYTES) {
+                rc = wire_buf_reserve(&ps->pd, &ps->pd_cap, ps->pd_need);
+                if (rc)
+                    return rc;
+                memcpy(ps->pd, ps->hbuf, XS_REC_HDR_BYTES);
+            }
             n = ps->pd_need - ps->pd_have;
             if (n > len - used)
                 n = len - used;
@@ -577,7 +579,7 @@ int xs_parser_feed(struct xs_parser *ps, const void *buf, size_t len,
             used += n;
             ps->offset += n;
             if (ps->pd_have == ps->pd_need) {
-                rc = page_data_done(ps);
+                rc = page_data_done(ps, ps->pd);
                 if (rc)
                     return rc;
             }
@@ -613,6 +615,7 @@ int xs_parser_feed(struct xs_parser *ps, const void *buf, size_t len,
             n = ps->hneed - ps->hhave;
             if (n > len - used)
                 n = len - used;
+            whole = n == ps->hneed;
             memcpy(ps->hbuf + ps->hhave, p + used, n);
             ps->hhave += n;
             used += n;
@@ -621,6 +624,18 @@ int xs_parser_feed(struct xs_parser *ps, const void *buf, size_t len,
                 rc = header_done(ps);
                 if (rc)
                     return rc;
+                /*
+                 * A PAGE_DATA record wholly in this buffer, header
+                 * included: parse it in place, without a copy.
+                 */
+                n = ps->pd_need - ps->pd_have;
+                if (ps->state == ST_PAGE_DATA && whole && n <= len - used) {
+                    used += n;
+                    ps->offset += n;
+                    rc = page_data_done(ps, p + used - ps->pd_need);
+                    if (rc)
+                        return rc;
+                }
             }
             break;
         }
