@@ -18,6 +18,7 @@
 #   XLMIG_LAB_DOM0_MEM dom0 memory in MiB (default 512)
 #   XLMIG_LAB_MTU      MTU of the lab link (default 65000)
 
+# shellcheck disable=SC2034 # the variables are used by the sourcing scripts
 lab_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 lab_dir=$lab_root/tests/lab
 : "${XLMIG_CACHE:=$HOME/.cache/xlmig}"

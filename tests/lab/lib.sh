@@ -76,6 +76,7 @@ lab_dump_failure()
         echo "---- host $h: console (last 25 lines)"
         tail -n 25 "$lab_run/$h.console" 2>/dev/null
         echo "---- host $h: xl list, xl logs"
+        # shellcheck disable=SC2016 # expanded in dom0
         lab_exec -t 30 "$h" 'xl list
             for f in /var/log/xen/xl-*.log /tmp/lab-recv-*.log \
                 /var/log/xen/console/guest-*.log; do
