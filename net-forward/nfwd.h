@@ -146,6 +146,13 @@ struct nfwd_u32_key {
 void nfwd_u32_dstmac_keys(const uint8_t mac[6], struct nfwd_u32_key k[2]);
 
 /*
+ * Set one vif fact from its xenstore backend key (mac, bridge, script,
+ * mtu, vlan, ip; vif or vifname: the interface on this host).  Values are
+ * checked, never trusted: 0 or -EINVAL with a message in err.
+ */
+int nfwd_vif_set(struct nfwd_vif *vif, const char *key, const char *value,
+                 char *err, size_t err_len);
+/*
  * Parse one vif in xl's vif-spec style:
  * "mac=00:16:3e:..,bridge=xenbr0,vif=vif5.0[,mtu=N][,script=S][,vlan=V]
  *  [,ip=A.B.C.D]".  Returns 0 or -EINVAL with a message in err.
@@ -265,5 +272,25 @@ int nfwd_sweep(const struct nfwd_sys *sys, uint32_t vni, unsigned *filters_r,
                unsigned *links_r, unsigned *tables_r);
 
 const char *nfwd_state_name(enum nfwd_state s);
+
+/*
+ * The stages as one table: the migration engine calls net-forward through
+ * it (nfwd_stages), its tests through a fake one.
+ */
+struct nfwd_stage_ops {
+    int (*prepare)(struct nfwd_mig *m);
+    int (*arm)(struct nfwd_mig *m);
+    int (*target_attach)(struct nfwd_mig *m);
+    int (*announce)(const struct nfwd_sys *sys, const struct nfwd_vif *vifs,
+                    unsigned n_vifs, const struct nfwd_sched *sched,
+                    int (*connected)(void *opaque), void *opaque,
+                    uint64_t *end_ms_r);
+    int (*teardown)(struct nfwd_mig *m, int quiesce, uint64_t announce_end_ms,
+                    enum nfwd_verdict *verdict_r);
+    int (*abort)(struct nfwd_mig *m);
+    int (*sweep)(const struct nfwd_sys *sys, uint32_t vni, unsigned *filters_r,
+                 unsigned *links_r, unsigned *tables_r);
+};
+extern const struct nfwd_stage_ops nfwd_stages;
 
 #endif

@@ -168,12 +168,55 @@ static int parse_uint(const char *s, unsigned long lo, unsigned long hi,
     return 0;
 }
 
+int nfwd_vif_set(struct nfwd_vif *v, const char *key, const char *value,
+                 char *err, size_t err_len)
+{
+    char first[INET_ADDRSTRLEN];
+    size_t n;
+
+    if (!key || !value)
+        return seterr(err, err_len, "missing key or value");
+    if (!strcmp(key, "mac")) {
+        if (nfwd_mac_parse(value, v->mac))
+            return seterr(err, err_len, "bad unicast mac '%.32s'", value);
+    } else if (!strcmp(key, "bridge") || !strcmp(key, "vif") ||
+               !strcmp(key, "vifname")) {
+        if (!nfwd_ifname_ok(value))
+            return seterr(err, err_len, "bad interface name '%.32s'", value);
+        strcpy(key[0] == 'b' ? v->bridge : v->ifname, value);
+    } else if (!strcmp(key, "script")) {
+        if (strlen(value) >= sizeof(v->script))
+            return seterr(err, err_len, "script name too long");
+        strcpy(v->script, value);
+    } else if (!strcmp(key, "mtu")) {
+        if (parse_uint(value, 68, 65535, &v->mtu))
+            return seterr(err, err_len, "bad mtu '%.32s' (68..65535)", value);
+    } else if (!strcmp(key, "vlan")) {
+        if (parse_uint(value, 1, 4094, &v->vlan))
+            return seterr(err, err_len, "bad vlan '%.32s' (1..4094)", value);
+    } else if (!strcmp(key, "ip")) {
+        /* xenstore may list several, space-separated: the first is used */
+        n = strcspn(value, " ");
+        if (n >= sizeof(first))
+            return seterr(err, err_len, "bad ipv4 address '%.32s'", value);
+        memcpy(first, value, n);
+        first[n] = 0;
+        if (inet_pton(AF_INET, first, &v->ip) != 1)
+            return seterr(err, err_len, "bad ipv4 address '%.32s'", value);
+        v->has_ip = 1;
+    } else {
+        return seterr(err, err_len, "unknown vif key '%.32s'", key);
+    }
+    return 0;
+}
+
 int nfwd_vif_parse(const char *spec, struct nfwd_vif *vif, char *err,
                    size_t err_len)
 {
     struct nfwd_vif v;
     char buf[512], *tok, *save = NULL, *eq;
-    int have_mac = 0;
+    uint8_t zero[6] = { 0 };
+    int rc;
 
     memset(&v, 0, sizeof(v));
     if (!spec || strlen(spec) >= sizeof(buf))
@@ -183,36 +226,13 @@ int nfwd_vif_parse(const char *spec, struct nfwd_vif *vif, char *err,
          tok = strtok_r(NULL, ",", &save)) {
         eq = strchr(tok, '=');
         if (!eq)
-            return seterr(err, err_len, "'%s' is not key=value", tok);
+            return seterr(err, err_len, "'%.32s' is not key=value", tok);
         *eq++ = 0;
-        if (!strcmp(tok, "mac")) {
-            if (nfwd_mac_parse(eq, v.mac))
-                return seterr(err, err_len, "bad unicast mac '%s'", eq);
-            have_mac = 1;
-        } else if (!strcmp(tok, "bridge") || !strcmp(tok, "vif") ||
-                   !strcmp(tok, "vifname")) {
-            if (!nfwd_ifname_ok(eq))
-                return seterr(err, err_len, "bad interface name '%s'", eq);
-            strcpy(tok[0] == 'b' ? v.bridge : v.ifname, eq);
-        } else if (!strcmp(tok, "script")) {
-            if (strlen(eq) >= sizeof(v.script))
-                return seterr(err, err_len, "script name too long");
-            strcpy(v.script, eq);
-        } else if (!strcmp(tok, "mtu")) {
-            if (parse_uint(eq, 68, 65535, &v.mtu))
-                return seterr(err, err_len, "bad mtu '%s' (68..65535)", eq);
-        } else if (!strcmp(tok, "vlan")) {
-            if (parse_uint(eq, 1, 4094, &v.vlan))
-                return seterr(err, err_len, "bad vlan '%s' (1..4094)", eq);
-        } else if (!strcmp(tok, "ip")) {
-            if (inet_pton(AF_INET, eq, &v.ip) != 1)
-                return seterr(err, err_len, "bad ipv4 address '%s'", eq);
-            v.has_ip = 1;
-        } else {
-            return seterr(err, err_len, "unknown vif key '%s'", tok);
-        }
+        rc = nfwd_vif_set(&v, tok, eq, err, err_len);
+        if (rc)
+            return rc;
     }
-    if (!have_mac)
+    if (!memcmp(v.mac, zero, 6))
         return seterr(err, err_len, "vif spec needs mac=");
     *vif = v;
     return 0;
@@ -918,3 +938,13 @@ out:
     free(l);
     return rc;
 }
+
+const struct nfwd_stage_ops nfwd_stages = {
+    .prepare = nfwd_prepare,
+    .arm = nfwd_arm,
+    .target_attach = nfwd_target_attach,
+    .announce = nfwd_announce,
+    .teardown = nfwd_teardown,
+    .abort = nfwd_abort,
+    .sweep = nfwd_sweep,
+};

@@ -144,6 +144,24 @@ static void test_vif_parse(void **state)
     assert_int_equal(nfwd_vif_parse("mac", &v, err, sizeof(err)), -EINVAL);
     assert_int_equal(nfwd_vif_parse(NULL, &v, err, sizeof(err)), -EINVAL);
 
+    /* key by key, as read from the xenstore backend node */
+    memset(&v, 0, sizeof(v));
+    assert_int_equal(
+        nfwd_vif_set(&v, "mac", "00:16:3e:0a:0b:0c", err, sizeof(err)), 0);
+    assert_int_equal(nfwd_vif_set(&v, "vifname", "guest0", err, sizeof(err)),
+                     0);
+    assert_string_equal(v.ifname, "guest0");
+    assert_int_equal(
+        nfwd_vif_set(&v, "ip", "10.0.0.7 10.0.0.8", err, sizeof(err)), 0);
+    assert_int_equal(ntohl(v.ip.s_addr), 0x0a000007);
+    assert_int_equal(
+        nfwd_vif_set(&v, "ip", "10.0.0.7,10.0.0.8", err, sizeof(err)), -EINVAL);
+    assert_int_equal(nfwd_vif_set(&v, "rate", "10Mb/s", err, sizeof(err)),
+                     -EINVAL);
+    assert_int_equal(nfwd_vif_set(&v, "mtu", NULL, err, sizeof(err)), -EINVAL);
+    assert_int_equal(nfwd_vif_set(&v, "bridge", "br0\n", err, sizeof(err)),
+                     -EINVAL);
+
     /* scripts: vif-bridge (any path) or the default only */
     assert_int_equal(nfwd_vif_parse("mac=00:16:3e:01:02:03,bridge=br0,"
                                     "script=vif-route",
@@ -282,7 +300,7 @@ struct fake {
     size_t n_filters;
     int tables[FAKE_MAX]; /* vni of nft tables */
     size_t n_tables;
-    int clsact[256]; /* by ifindex */
+    int clsact[256];  /* by ifindex */
     char calls[4096]; /* "op:arg " in order */
     int fail_vxlan, fail_redirect_at, fail_accept;
     unsigned redirects;
@@ -570,7 +588,7 @@ static void test_source_arm(void **state)
     size_t i;
 
     mig(&m, f, NFWD_SOURCE, &v, 1);
-    assert_int_equal(nfwd_prepare(&m), 0);
+    assert_int_equal(nfwd_stages.prepare(&m), 0);
     assert_int_equal(m.state, NFWD_PREPARED);
     /* tunnel MTU = vif MTU; clsact on s-up and vif6.0, nothing armed */
     assert_string_equal(f->calls, "vxlan:nfwd000042/9000 clsact:3 clsact:5 ");
@@ -670,7 +688,7 @@ static void test_abort_order(void **state)
     assert_int_equal(nfwd_prepare(&m), 0);
     assert_int_equal(nfwd_arm(&m), 0);
     f->calls[0] = 0;
-    assert_int_equal(nfwd_abort(&m), 0);
+    assert_int_equal(nfwd_stages.abort(&m), 0);
     assert_int_equal(m.state, NFWD_DONE);
     assert_int_equal(f->n_filters, 0);
     assert_null(fake_link(f, "nfwd000042"));
