@@ -26,3 +26,9 @@ $(O)/xlmig-netfwd: $(O)/net-forward/xlmig-netfwd.o $(NFWD_LIB) $(ENGINE_LIB)
 
 INSTALL_SBINS += $(O)/xlmig-netfwd
 MAN_PAGES += man/xlmig-netfwd.8
+
+# libFuzzer target over every parser of outside input (make fuzz).
+FUZZ_TARGETS += nfwd
+FUZZ_SRCS_nfwd := net-forward/fuzz/fuzz_nfwd.c $(NFWD_SRCS) \
+	toolstack/common/log.c
+FUZZ_LIBS_nfwd := $(NFWD_LIBS)

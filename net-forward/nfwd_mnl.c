@@ -139,10 +139,10 @@ size_t nfwd_msg_redirect_add(void *buf, size_t len_bytes, int ifindex,
     struct nlmsghdr *nlh;
     struct tcmsg *tcm;
     struct nlattr *opts, *acts, *act, *aopts;
-    struct {
-        struct tc_u32_sel sel;
-        struct tc_u32_key keys[2];
-    } s;
+    /* a tc_u32_sel and its two keys, as one attribute */
+    uint8_t s[sizeof(struct tc_u32_sel) + 2 * sizeof(struct tc_u32_key)];
+    struct tc_u32_sel sel;
+    struct tc_u32_key key;
     struct nfwd_u32_key k[2];
     struct tc_mirred mirred;
     int i;
@@ -156,14 +156,17 @@ size_t nfwd_msg_redirect_add(void *buf, size_t len_bytes, int ifindex,
     tcm->tcm_info = TC_H_MAKE((uint32_t)NFWD_TC_PRIO << 16, htons(ETH_P_ALL));
     mnl_attr_put_strz(nlh, TCA_KIND, "u32");
 
-    memset(&s, 0, sizeof(s));
+    memset(&sel, 0, sizeof(sel));
     nfwd_u32_dstmac_keys(mac, k);
-    s.sel.flags = TC_U32_TERMINAL;
-    s.sel.nkeys = 2;
+    sel.flags = TC_U32_TERMINAL;
+    sel.nkeys = 2;
+    memcpy(s, &sel, sizeof(sel));
     for (i = 0; i < 2; i++) {
-        s.keys[i].val = k[i].val_be;
-        s.keys[i].mask = k[i].mask_be;
-        s.keys[i].off = k[i].off;
+        memset(&key, 0, sizeof(key));
+        key.val = k[i].val_be;
+        key.mask = k[i].mask_be;
+        key.off = k[i].off;
+        memcpy(s + sizeof(sel) + (size_t)i * sizeof(key), &key, sizeof(key));
     }
     memset(&mirred, 0, sizeof(mirred));
     mirred.action = TC_ACT_STOLEN;

@@ -610,6 +610,30 @@ static void test_source_arm(void **state)
     world_free(f);
 }
 
+static void test_source_two_vifs(void **state)
+{
+    struct fake *f = world();
+    struct nfwd_vif v[2] = { guest_vif("vif5.0", 1500),
+                             guest_vif("vif5.1", 9000) };
+    struct nfwd_mig m;
+    size_t i;
+
+    add_link(f, 8, "vif5.1", "", 2);
+    v[1].mac[5] = 0xcd;
+    mig(&m, f, NFWD_SOURCE, v, 2);
+    assert_int_equal(nfwd_prepare(&m), 0);
+    /* one tunnel per migration, MTU of the largest vif */
+    assert_non_null(strstr(f->calls, "vxlan:nfwd000042/9000 "));
+    assert_int_equal(nfwd_arm(&m), 0);
+    /* each MAC on s-up and vif6.0; never on either migrating vif */
+    assert_int_equal(f->n_filters, 4);
+    for (i = 0; i < f->n_filters; i++)
+        assert_true(f->filters[i].ifindex == 3 || f->filters[i].ifindex == 5);
+    assert_int_equal(nfwd_abort(&m), 0);
+    assert_int_equal(f->n_filters, 0);
+    world_free(f);
+}
+
 static void test_missing_feature(void **state)
 {
     struct fake *f = world();
@@ -911,6 +935,7 @@ int main(void)
         cmocka_unit_test(test_frames),
         cmocka_unit_test(test_quiesce),
         cmocka_unit_test(test_source_arm),
+        cmocka_unit_test(test_source_two_vifs),
         cmocka_unit_test(test_missing_feature),
         cmocka_unit_test(test_arm_failure_rolls_back),
         cmocka_unit_test(test_unsupported_vifs),
