@@ -139,5 +139,8 @@ base=$(field lost_after_attach "${RESULTS[1]#* }")
     printf '%s\n' "${RESULTS[@]}"
 } >"$OUT"
 echo "written: $OUT"
-echo "PASS: forwarding + announce lost 0 after attach (without: $(
-    field lost_after_attach "${RESULTS[0]#* }") with the announce at once, $base with it 200 ms late)"
+echo "report: lost after attach at 1 kHz: forwarding+announce $(
+    field lost_after_attach "${RESULTS[2]#* }") / $(
+    field lost_after_attach "${RESULTS[3]#* }"), announce only $(
+    field lost_after_attach "${RESULTS[0]#* }") / $base (announce at attach / 200 ms late); duplicates $(
+    field dups "${RESULTS[2]#* }") / $(field dups "${RESULTS[3]#* }")"
