@@ -90,9 +90,9 @@ fi
 stale=$(stream_to_guest 200)
 echo "sweep: guest received $stale of 200 behind a stale filter"
 [ "$stale" -eq 0 ] || fail "stale filter did not black-hole (model broken)"
-out=$(nx "$NS_SRC" "$NETFWD" sweep) || fail "sweep failed: $out"
-echo "sweep: $out"
-[ "$out" = "swept 2 filters, 1 links, $have_nft nft tables" ] ||
+swept_out=$(nx "$NS_SRC" "$NETFWD" sweep) || fail "sweep failed: $swept_out"
+echo "sweep: $swept_out"
+[ "$swept_out" = "swept 2 filters, 1 links, $have_nft nft tables" ] ||
     fail "unexpected sweep result"
 flt=$(tc -n "$NS_SRC" filter show dev s-up ingress)
 echo "$flt" | grep -q 6e667764 && fail "a cookie of ours survived: $flt"
@@ -170,4 +170,4 @@ for args in "" "prepare" "prepare -N 0" "arm -N 5 -i mac=ff:ff:ff:ff:ff:ff" \
     [ "$(wc -l <"$WORK/err")" -le 1 ] || [ -z "$args" ] ||
         fail "'$args': more than one line: $(cat "$WORK/err")"
 done
-echo "report: abort restored $after of 300; sweep: $out (foreign filters kept); 3 unsupported vifs + missing bridge disabled; spoofed tunnel packets in: $rx1 of 20; bad usage exits 2"
+echo "report: abort restored $after of 300; $swept_out (foreign filters kept); 3 unsupported vifs + missing bridge disabled; spoofed tunnel packets in: $rx1 of 20; bad usage exits 2"
