@@ -484,6 +484,8 @@ static int talk(struct mnl_socket *s, char *rx, const void *req, size_t len,
                 unsigned acks, int dump, msg_cb *cb, void *data)
 {
     unsigned portid = mnl_socket_get_portid(s), seen = 0;
+    /* answers carry the request's seq (a batch: its first few) */
+    unsigned seq_lo = ((const struct nlmsghdr *)req)->nlmsg_seq;
     const struct nlmsghdr *nlh;
     const struct nlmsgerr *e;
     const char *msg;
@@ -501,8 +503,9 @@ static int talk(struct mnl_socket *s, char *rx, const void *req, size_t len,
         n = (int)got;
         for (nlh = (const struct nlmsghdr *)rx; mnl_nlmsg_ok(nlh, n);
              nlh = mnl_nlmsg_next(nlh, &n)) {
-            if (nlh->nlmsg_pid != portid && nlh->nlmsg_pid != 0)
-                continue;
+            if ((nlh->nlmsg_pid != portid && nlh->nlmsg_pid != 0) ||
+                nlh->nlmsg_seq - seq_lo > 8)
+                continue; /* not ours, or late news of an old request */
             if (nlh->nlmsg_type == NLMSG_ERROR) {
                 if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*e))
                     return -EPROTO;
