@@ -614,12 +614,14 @@ int nfwd_arm(struct nfwd_mig *m)
     uint8_t cookie[NFWD_COOKIE_LEN];
     size_t n = 0, i;
     unsigned v, w;
+    uint64_t t0;
     int rc;
 
     if (m->role != NFWD_SOURCE)
         return -EINVAL;
     if (m->state != NFWD_PREPARED)
         return 0;
+    t0 = now(&m->sys);
     rc = links_get(&m->sys, &l, &n);
     if (rc) {
         rc = disable(m, rc, "cannot list links");
@@ -661,7 +663,8 @@ int nfwd_arm(struct nfwd_mig *m)
     }
     m->armed_ms = now(&m->sys);
     m->state = NFWD_ARMED;
-    LOG(INFO, "vni %u: armed %u filters", m->vni, m->filters);
+    LOG(INFO, "vni %u: armed %u filters in %llu ms", m->vni, m->filters,
+        (unsigned long long)(m->armed_ms - t0));
     rc = 0;
 out:
     free(l);

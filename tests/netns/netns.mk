@@ -10,4 +10,4 @@ $(O)/tests/netns/nfwd_stream: $(O)/tests/netns/nfwd_stream.o
 
 TEST_BINS += $(O)/tests/netns/nfwd_stream
 TESTS_SH += tests/netns/netfwd-loss.sh tests/netns/netfwd-mtu.sh \
-	tests/netns/netfwd-lifecycle.sh
+	tests/netns/netfwd-lifecycle.sh tests/netns/netfwd-cli.sh
