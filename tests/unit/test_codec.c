@@ -583,7 +583,7 @@ static void test_adaptive(void **state)
     f.step_ns = 1000000;
     run_fake(&f, &in, 100000000000ull, &st);
     assert_int_equal(st.pages_raw, 8192);
-    assert_true(st.probes > 0);
+    /* (probes may run: they cost CPU, not bytes) */
 
     /* a 10 MB/s link: compress, with the best ratio seen */
     memset(&f, 0, sizeof(f));
@@ -591,6 +591,7 @@ static void test_adaptive(void **state)
     run_fake(&f, &in, 10000000, &st);
     assert_int_equal(st.pages_raw, 0);
     assert_true(st.pages_zlib + st.pages_zstd > 8192 / 2);
+    assert_true(st.probes > 0);
 
     /* link measured from the time the write callback blocks: 20 MB/s */
     memset(&f, 0, sizeof(f));

@@ -37,14 +37,16 @@
 struct cand {
     unsigned method; /* WIRE_M_* */
     int level;
-    double ns_per_byte; /* compression time per input byte */
-    double ratio;       /* output / input */
+    double ns_per_byte;     /* compression time per input byte (measured) */
+    double ratio;           /* output / input (measured) */
+    double dec_ns_per_byte; /* the peer's decompression time (a prior) */
 };
 
+/* Priors, replaced by measurements as batches and probes run. */
 static const struct cand cand_init[] = {
-    { WIRE_M_STORED, 0, 0.0, 1.0 }, { WIRE_M_LZ4, 1, 1.2, 0.45 },
-    { WIRE_M_ZSTD, 1, 2.5, 0.32 },  { WIRE_M_ZSTD, 3, 4.0, 0.30 },
-    { WIRE_M_ZLIB, 1, 12.0, 0.32 }, { WIRE_M_ZLIB, 6, 30.0, 0.30 },
+    { WIRE_M_STORED, 0, 0.0, 1.0, 0.05 }, { WIRE_M_LZ4, 1, 1.2, 0.45, 0.3 },
+    { WIRE_M_ZSTD, 1, 2.5, 0.32, 0.8 },   { WIRE_M_ZSTD, 3, 4.0, 0.30, 0.8 },
+    { WIRE_M_ZLIB, 1, 12.0, 0.32, 2.5 },  { WIRE_M_ZLIB, 6, 30.0, 0.30, 2.5 },
 };
 #define NCAND (sizeof(cand_init) / sizeof(cand_init[0]))
 
@@ -159,6 +161,8 @@ struct codec_enc {
 
     struct cand cand[NCAND];
     unsigned probe_next;
+    size_t delta_cap;       /* bytes; from the last batch's ratio */
+    double ovh_ns_per_page; /* encoder work per page besides compression */
     uint64_t link_bps_set;
     double link_bps_est;
     uint64_t win_start_ns, win_block_ns, win_bytes;
@@ -301,25 +305,47 @@ static int enc_boundary(void *opaque)
     return 0;
 }
 
-/* Pick the batch method for nb bytes: min max(codec time, link time). */
-static unsigned enc_choose(struct codec_enc *e, double nb)
+static double enc_link_bps(struct codec_enc *e)
 {
-    double link, best = 0, cost, tc, tl;
+    double link = e->link_bps_set   ? (double)e->link_bps_set
+                  : e->link_bps_est ? e->link_bps_est
+                                    : (double)LINK_DEFAULT_BPS;
+
+    e->st.link_bps = (uint64_t)link;
+    return link;
+}
+
+/*
+ * Modelled time of a record whose page analysis took fixed_ns and wrote
+ * fixed_bytes, with nb batch bytes compressed by candidate c: the
+ * pipeline runs at the pace of its slowest stage (encoder, link, decoder).
+ */
+static double cand_cost(const struct cand *c, double fixed_ns,
+                        double fixed_bytes, double nb, double link)
+{
+    double enc = fixed_ns + nb * c->ns_per_byte;
+    double tl = (fixed_bytes + nb * c->ratio) / link * 1e9;
+    double dec = nb * c->dec_ns_per_byte;
+    double m = enc > tl ? enc : tl;
+
+    return m > dec ? m : dec;
+}
+
+/* The candidate of least modelled time; stored wins ties. */
+static unsigned enc_choose(struct codec_enc *e, double fixed_ns,
+                           double fixed_bytes, double nb, double *cost_r)
+{
+    double link = enc_link_bps(e), best = 0, cost;
     unsigned i, pick = 0;
 
-    link = e->link_bps_set   ? (double)e->link_bps_set
-           : e->link_bps_est ? e->link_bps_est
-                             : (double)LINK_DEFAULT_BPS;
-    e->st.link_bps = (uint64_t)link;
     for (i = 0; i < NCAND; i++) {
-        tc = nb * e->cand[i].ns_per_byte;
-        tl = nb * e->cand[i].ratio / link * 1e9;
-        cost = tc > tl ? tc : tl;
+        cost = cand_cost(&e->cand[i], fixed_ns, fixed_bytes, nb, link);
         if (i == 0 || cost < best) {
             best = cost;
             pick = i;
         }
     }
+    *cost_r = best;
     return pick;
 }
 
@@ -333,19 +359,24 @@ static void cand_update(struct cand *c, double ns, double in, double out)
 
 /* Compress a sample with another candidate to refresh its estimates. */
 static int enc_probe(struct codec_enc *e, unsigned cur, const uint8_t *src,
-                     size_t n)
+                     size_t n, double best_cost)
 {
-    unsigned i, k;
+    unsigned i = 0, k;
     uint64_t t0, t1;
     size_t out;
     int rc;
 
+    /*
+     * The next candidate that could plausibly win: its compression time
+     * alone under twice the best modelled time (zlib is not re-probed on
+     * a fast link, where it cannot pay).
+     */
     for (k = 0; k < NCAND; k++) {
         i = 1 + (e->probe_next++ % (NCAND - 1));
-        if (i != cur)
+        if (i != cur && (double)n * e->cand[i].ns_per_byte < 2 * best_cost + 1)
             break;
     }
-    if (i == cur)
+    if (k == NCAND)
         return 0;
     if (n > PROBE_PAGES * XS_PAGE_SIZE)
         n = PROBE_PAGES * XS_PAGE_SIZE;
@@ -418,6 +449,8 @@ static int enc_page_data(void *opaque, const struct xs_page_data *pd)
     unsigned ci = 0, method;
     int level = 0, k, len, rc;
     size_t delta_cap, bbytes, clen = 0;
+    double best_cost = 0, fixed_ns;
+    uint64_t t_rec, w0, side_ns = 0;
     bool contiguous = true;
 
     e->st.pages += n;
@@ -436,7 +469,14 @@ static int enc_page_data(void *opaque, const struct xs_page_data *pd)
         return rc;
     body = e->out + WIRE_HDR_BYTES;
 
-    /* the batch method first: it sets how small a delta must be */
+    /*
+     * How small a delta must be to be worth it: under what the page is
+     * expected to cost in the batch (the last batch's ratio), else the
+     * page goes to the batch.
+     */
+    delta_cap = e->delta_cap;
+    t0 = t_rec = clock_now(e->p.clock);
+    w0 = e->st.write_ns;
     switch (e->p.method) {
     case CODEC_RAW:
         method = WIRE_M_STORED;
@@ -454,19 +494,9 @@ static int enc_page_data(void *opaque, const struct xs_page_data *pd)
         level = 1;
         break;
     default:
-        ci = enc_choose(e, (double)n * XS_PAGE_SIZE);
-        method = e->cand[ci].method;
-        level = e->cand[ci].level;
+        method = WIRE_M_STORED; /* chosen below, once nb is known */
         break;
     }
-    delta_cap = XS_PAGE_SIZE - 1;
-    if (e->p.method == CODEC_ADAPTIVE && method != WIRE_M_STORED &&
-        e->cand[ci].ratio * XS_PAGE_SIZE < delta_cap)
-        delta_cap = (size_t)(e->cand[ci].ratio * XS_PAGE_SIZE);
-    else if (method != WIRE_M_STORED)
-        delta_cap = XS_PAGE_SIZE / 3;
-    if (delta_cap < 64)
-        delta_cap = 64;
 
     wire_put32(body, pd->count);
     wire_put32(body + 4, pd->res1);
@@ -526,6 +556,19 @@ static int enc_page_data(void *opaque, const struct xs_page_data *pd)
 
     if (nb) {
         bbytes = (size_t)nb * XS_PAGE_SIZE;
+        if (e->p.method == CODEC_ADAPTIVE) {
+            /*
+             * The rest of the record's work (analysis, copies, checksum)
+             * as measured on the last records, or so far on this one.
+             */
+            t1 = clock_now(e->p.clock);
+            fixed_ns = e->ovh_ns_per_page > 0 ? e->ovh_ns_per_page * n
+                                              : (double)(t1 - t0);
+            ci = enc_choose(e, fixed_ns, (double)(x - body), (double)bbytes,
+                            &best_cost);
+            method = e->cand[ci].method;
+            level = e->cand[ci].level;
+        }
         if (contiguous) {
             bsrc = pd->pages;
         } else {
@@ -547,10 +590,17 @@ static int enc_page_data(void *opaque, const struct xs_page_data *pd)
             t1 = clock_now(e->p.clock);
             if (rc)
                 return rc;
+            side_ns += t1 - t0;
             if (e->p.method == CODEC_ADAPTIVE)
                 cand_update(&e->cand[ci], (double)(t1 - t0), (double)bbytes,
                             (double)(clen ? clen : bbytes));
         }
+        /* the next record's delta cap follows this batch's ratio */
+        e->delta_cap = clen ? clen * XS_PAGE_SIZE / bbytes : XS_PAGE_SIZE - 1;
+        if (e->delta_cap >= XS_PAGE_SIZE)
+            e->delta_cap = XS_PAGE_SIZE - 1;
+        if (e->delta_cap < 64)
+            e->delta_cap = 64;
         if (!clen) {
             method = WIRE_M_STORED;
             level = 0;
@@ -581,13 +631,28 @@ static int enc_page_data(void *opaque, const struct xs_page_data *pd)
         }
         if (e->p.method == CODEC_ADAPTIVE &&
             (e->st.batches <= NCAND || e->st.batches % PROBE_EVERY == 0)) {
-            rc = enc_probe(e, ci, bsrc, bbytes);
+            t0 = clock_now(e->p.clock);
+            rc = enc_probe(e, ci, bsrc, bbytes, best_cost);
             if (rc)
                 return rc;
+            side_ns += clock_now(e->p.clock) - t0;
         }
     }
     e->orig_pages += n;
-    return enc_wire_record(e, e->out, WIRE_T_PAGES, (size_t)(x - body));
+    rc = enc_wire_record(e, e->out, WIRE_T_PAGES, (size_t)(x - body));
+    if (rc || !n)
+        return rc;
+    /* per-page cost of everything but compression, probes and the link */
+    t1 = clock_now(e->p.clock) - t_rec - (e->st.write_ns - w0);
+    if (t1 > side_ns) {
+        double ovh = (double)(t1 - side_ns) / n;
+
+        e->ovh_ns_per_page =
+            e->ovh_ns_per_page > 0
+                ? (1 - EWMA_ALPHA) * e->ovh_ns_per_page + EWMA_ALPHA * ovh
+                : ovh;
+    }
+    return 0;
 }
 
 static const struct xs_ops enc_ops = {
@@ -615,6 +680,7 @@ int codec_enc_new(const struct codec_params *p, codec_write_fn *write,
     e->write = write;
     e->opaque = opaque;
     e->want_switch = !p->start_raw;
+    e->delta_cap = p->method == CODEC_RAW ? XS_PAGE_SIZE - 1 : XS_PAGE_SIZE / 3;
     e->link_bps_set = p->link_bps;
     memcpy(e->cand, cand_init, sizeof(cand_init));
     xs_params_init(&xp);
