@@ -6,7 +6,8 @@
 #
 #   mig_recv_start HOST PORT RECEIVER   one-shot socat receiver on HOST
 #                                       running RECEIVER (xlmig | xl) as
-#                                       'migrate-receive' on stdin/stdout
+#                                       'migrate-receive' on stdin/stdout,
+#                                       or sh:SCRIPT (a shell command line)
 #   mig_send SRC DST NAME SENDER [ARGS] SENDER (xlmig | xl) migrates NAME
 #                                       over the socat rune (-s '', as
 #                                       Ganeti does); sets mig_rc, mig_s,
@@ -27,10 +28,19 @@ mig_recv_start() # mig_recv_start HOST PORT xlmig|xl [ARGS]
 {
     local h=$1 port=$2 who=$3 args=${4:-} cmd
     case $who in
-    xlmig) cmd="/xlmig/xlmig migrate-receive $args" ;;
-    xl) cmd="xl migrate-receive $args" ;;
+    xlmig) cmd="/xlmig/xlmig migrate-receive" ;;
+    xl) cmd="xl migrate-receive" ;;
+    sh:*)
+        lab_exec -t 30 "$h" "cat >/tmp/mig-recv-$port.sh <<'MIG_EOF'
+${who#sh:}
+MIG_EOF" || lab_fail "cannot write the receiver script on $h"
+        cmd="sh /tmp/mig-recv-$port.sh"
+        ;;
     *) lab_fail "receiver '$who'" ;;
     esac
+    # no trailing blank: socat would pass an empty argument, and stock xl
+    # prints its help on stdout, i.e. into the stream
+    [ -z "$args" ] || cmd="$cmd $args"
     lab_exec -t 60 "$h" "
         rm -f /tmp/mig-recv-$port.log
         (socat -b524288 TCP-LISTEN:$port,reuseaddr EXEC:'$cmd' \
@@ -115,6 +125,24 @@ mig_no_leftovers()
         [ -z "$out" ] || lab_fail "leftovers on $h: $out"
     done
     lab_log "no leftovers: no --incoming/--migratedaway domain, no process"
+}
+
+# mig_expect_backout WHAT PHRASE NAME IP: the failed migration just done
+# (mig_send) left NAME running on A with its memory intact, the sender said
+# PHRASE and exited 1, and nothing is left on either host.
+mig_expect_backout()
+{
+    local what=$1 phrase=$2 name=$3 ip=$4 st v
+    [ "$mig_rc" -eq 1 ] || lab_fail "$what: sender exit $mig_rc, expected 1"
+    grep -qF -- "$phrase" <<<"$mig_out" ||
+        lab_fail "$what: the sender did not say '$phrase'"
+    st=$(lab_guest_state A "$name") || lab_fail "$what: $name gone from A"
+    case $st in
+    *p* | *s* | *c* | *d*) lab_fail "$what: $name on A is not running ($st)" ;;
+    esac
+    v=$(lab_guest_verify A "$ip") || lab_fail "$what: memory check: $v"
+    mig_no_leftovers
+    lab_log "back-out ok ($what): $name runs on A ($st), memory $v"
 }
 
 # mig_json_field NAME: value of "NAME": in the "done" event of mig_json
