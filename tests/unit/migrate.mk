@@ -11,3 +11,6 @@ $(eval $(call unit_test,test_precopy))
 TEST_OBJS_test_session_codec := $(TRANSPORT_OBJS) $(SIM_OBJS)
 TEST_LIBS_test_session_codec := -lpthread
 $(eval $(call unit_test,test_session_codec))
+TEST_OBJS_test_channel := $(TRANSPORT_OBJS)
+TEST_LIBS_test_channel := -lpthread
+$(eval $(call unit_test,test_channel))
