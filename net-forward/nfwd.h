@@ -215,6 +215,14 @@ enum nfwd_state {
     NFWD_DONE,     /* torn down or aborted */
 };
 
+/* What one migration's forwarding did; filled by teardown and abort. */
+struct nfwd_stats {
+    uint64_t forwarded_packets; /* tunnel tx packets when torn down */
+    uint64_t held_ms;           /* from arming (or the call) to teardown */
+    unsigned filters_removed, links_removed, tables_removed;
+    enum nfwd_verdict verdict; /* why the source's teardown came */
+};
+
 struct nfwd_mig {
     struct nfwd_sys sys;
     enum nfwd_role role;
@@ -226,6 +234,7 @@ struct nfwd_mig {
     unsigned hold_ms, quiet_ms, cap_ms; /* quiescence, from NFWD_* */
     uint64_t armed_ms;
     unsigned filters; /* filters installed by this process */
+    struct nfwd_stats stats;
 };
 
 /*

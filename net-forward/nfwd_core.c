@@ -552,6 +552,9 @@ static int remove_state(struct nfwd_mig *m, int drain)
     }
     LOG(INFO, "vni %u: removed %u filters, %u links, %u nft tables", m->vni, nf,
         nl, nt);
+    m->stats.filters_removed += nf;
+    m->stats.links_removed += nl;
+    m->stats.tables_removed += nt;
     m->state = NFWD_DONE;
     return rc;
 }
@@ -814,8 +817,8 @@ int nfwd_teardown(struct nfwd_mig *m, int quiesce, uint64_t announce_end_ms,
     if (m->state == NFWD_DONE)
         return 0;
     nfwd_dev_name(m->vni, name);
+    t = now(&m->sys);
     if (quiesce && m->role == NFWD_SOURCE) {
-        t = now(&m->sys);
         if (!announce_end_ms)
             /* the target announces at state 4 or 1 s after resume at
              * the latest, for the length of the default schedule */
@@ -838,11 +841,21 @@ int nfwd_teardown(struct nfwd_mig *m, int quiesce, uint64_t announce_end_ms,
                 break;
             m->sys.ops->sleep_ms(m->sys.ctx, NFWD_POLL_MS);
         }
+        m->stats.forwarded_packets = q.last_tx;
+        m->stats.held_ms = now(&m->sys) - q.armed_ms;
         LOG(INFO, "vni %u: %s after %llu ms, %llu packets forwarded", m->vni,
             vd == NFWD_DONE_CAP ? "hard cap" : "quiescent",
-            (unsigned long long)(now(&m->sys) - q.armed_ms),
+            (unsigned long long)m->stats.held_ms,
             (unsigned long long)q.last_tx);
+    } else {
+        /* what the tunnel carried, read before it goes */
+        rc = links_get(&m->sys, &l, &n);
+        tun = rc ? NULL : find_link(l, n, name);
+        if (tun)
+            m->stats.forwarded_packets = tun->tx_packets;
+        m->stats.held_ms = t - (m->armed_ms ? m->armed_ms : t);
     }
+    m->stats.verdict = vd;
     if (verdict_r)
         *verdict_r = vd;
     rc = remove_state(m, m->role == NFWD_SOURCE);
@@ -863,6 +876,7 @@ int nfwd_abort(struct nfwd_mig *m)
         LOGEV(ERROR, -rc, "abort: removing the filters of vni %u failed",
               m->vni);
     LOG(INFO, "vni %u: abort removed %u filters", m->vni, nf);
+    m->stats.filters_removed += nf;
     {
         int rc2 = remove_state(m, 0);
         if (!rc)

@@ -21,8 +21,10 @@
 
 #define EXIT_USAGE 2
 
+static int json; /* --json: results as one JSON object on stdout */
+
 static const char usage_text[] =
-    "Usage: xlmig-netfwd [-v] [-q] <command> [options]\n"
+    "Usage: xlmig-netfwd [-v] [-q] [--json] <command> [options]\n"
     "\n"
     "Commands:\n"
     "  probe                          check the kernel features\n"
@@ -274,9 +276,16 @@ static int cmd_probe(void)
         LOGEV(ERROR, -rc, "probe failed to run");
         return 1;
     }
-    for (bit = 1; bit & NFWD_FEAT_ALL; bit <<= 1)
-        printf("%-11s %s\n", nfwd_feat_name(bit),
-               have & bit ? "yes" : "missing");
+    for (bit = 1; bit & NFWD_FEAT_ALL; bit <<= 1) {
+        if (json)
+            printf("%s\"%s\": %s", bit == 1 ? "{" : ", ", nfwd_feat_name(bit),
+                   have & bit ? "true" : "false");
+        else
+            printf("%-11s %s\n", nfwd_feat_name(bit),
+                   have & bit ? "yes" : "missing");
+    }
+    if (json)
+        printf("}\n");
     return have == NFWD_FEAT_ALL ? 0 : 1;
 }
 
@@ -306,7 +315,12 @@ static int run(const char *cmd, struct args *a, struct nfwd_sys *sys)
     }
     if (!strcmp(cmd, "sweep")) {
         rc = nfwd_sweep(sys, a->vni, &nf, &nl, &nt);
-        printf("swept %u filters, %u links, %u nft tables\n", nf, nl, nt);
+        if (json)
+            printf("{\"filters_removed\": %u, \"links_removed\": %u, "
+                   "\"tables_removed\": %u}\n",
+                   nf, nl, nt);
+        else
+            printf("swept %u filters, %u links, %u nft tables\n", nf, nl, nt);
         return rc ? 1 : 0;
     }
     rc = need(a->vni != 0, "--vni");
@@ -356,11 +370,24 @@ static int run(const char *cmd, struct args *a, struct nfwd_sys *sys)
         LOGEV(ERROR, -rc, "%s failed for %s", cmd, dev);
         return 1;
     }
-    if (!strcmp(cmd, "teardown") && a->quiesce)
+    if (json) {
+        printf("{\"device\": \"%s\", \"state\": \"%s\"", dev,
+               nfwd_state_name(m.state));
+        if (m.state == NFWD_DONE)
+            printf(", \"verdict\": \"%s\", \"forwarded_packets\": %llu, "
+                   "\"held_ms\": %llu, \"filters_removed\": %u, "
+                   "\"links_removed\": %u, \"tables_removed\": %u",
+                   vd == NFWD_DONE_CAP ? "hard cap" : "quiescent",
+                   (unsigned long long)m.stats.forwarded_packets,
+                   (unsigned long long)m.stats.held_ms, m.stats.filters_removed,
+                   m.stats.links_removed, m.stats.tables_removed);
+        printf("}\n");
+    } else if (!strcmp(cmd, "teardown") && a->quiesce) {
         printf("%s %s (%s)\n", dev, nfwd_state_name(m.state),
                vd == NFWD_DONE_CAP ? "hard cap" : "quiescent");
-    else
+    } else {
         printf("%s %s\n", dev, nfwd_state_name(m.state));
+    }
     return 0;
 }
 
@@ -381,6 +408,8 @@ int main(int argc, char **argv)
                 log_threshold++;
         } else if (!strcmp(argv[i], "-q")) {
             log_threshold = LVL_ERROR;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;

@@ -744,6 +744,12 @@ static void test_teardown_quiesce(void **state)
     /* last tx change seen at the 5000 poll, quiet for 1 s -> 6000; then
      * filters, 100 ms drain, device */
     assert_int_equal(f->now_ms, 6000 + NFWD_DRAIN_MS);
+    /* the fake tunnel counts 3 per poll from 1500 to 5000: 15 polls */
+    assert_int_equal(m.stats.forwarded_packets, 45);
+    assert_int_equal(m.stats.held_ms, 5000);
+    assert_int_equal(m.stats.filters_removed, 2);
+    assert_int_equal(m.stats.links_removed, 1);
+    assert_int_equal(m.stats.verdict, NFWD_DONE_QUIET);
     assert_int_equal(f->n_filters, 0);
     assert_null(fake_link(f, "nfwd000042"));
     assert_true(strstr(f->calls, "filterdel:") <
@@ -806,6 +812,8 @@ static void test_target_attach(void **state)
     assert_int_equal(f->n_tables, 0);
     assert_null(fake_link(f, "nfwd000042"));
     assert_int_equal(f->now_ms, 1000); /* target teardown: immediate */
+    assert_int_equal(m.stats.filters_removed, 1);
+    assert_int_equal(m.stats.tables_removed, 1);
     world_free(f);
 
     /* no nftables: no tunnel either */
