@@ -80,10 +80,11 @@ static int always_abort(void *o, const struct precopy_round *r)
 static void test_policy_is_replaceable(void **state)
 {
     struct precopy_default d;
-    struct precopy_policy p = precopy_default_policy(&d);
+    struct precopy_policy p;
     struct precopy_round r = { .dirty_pages = 10 };
 
     precopy_default_init(&d);
+    p = precopy_default_policy(&d);
     assert_int_equal(p.decide(p.opaque, &r), PRECOPY_STOP);
     p.decide = always_abort;
     assert_int_equal(p.decide(p.opaque, &r), PRECOPY_ABORT);
