@@ -90,7 +90,7 @@ lab_exec()
         return 2
     }
     tag="__LAB_${RANDOM}${RANDOM}_$$"
-    exec {fd}<>"/dev/tcp/127.0.0.1/$port" 2>/dev/null || return 255
+    { exec {fd}<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 255
     # the remote side: write the command to a file, run it under a timeout
     # (KILL -> 137, reported as 124), report the status after the sentinel
     # tag (which may follow output that lacks its final newline), leave.
