@@ -224,14 +224,12 @@ static void test_read_fixed_errors(void **state)
 {
     struct pair p;
     struct xlproto_ctx xs;
+    char junk[54];
 
     pair_init(&p);
     xlproto_ctx_init(&xs, p.snd, 1, "exec ssh host xlmig migrate-receive");
-    assert_int_equal(channel_write_all(p.rcv, 1,
-                                       "garbage garbage garbage "
-                                       "garbage garbage garbage!!",
-                                       54, 1000),
-                     0);
+    memset(junk, 'x', sizeof(junk));
+    assert_int_equal(channel_write_all(p.rcv, 1, junk, sizeof(junk), 1000), 0);
     assert_int_equal(
         xlproto_read_fixed(&xs, 1, xlproto_banner, 54, "banner", 1000),
         -EPROTO);
