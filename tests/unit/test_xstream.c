@@ -195,7 +195,7 @@ static void expect_bad(const struct tbuf *b, const char *what)
 static void test_limits(void **state)
 {
     struct tbuf r, b;
-    uint8_t h[16], page[4096];
+    uint8_t h[16], page[8192];
     uint64_t pfn[2] = { 1, 2 };
     unsigned types[2] = { 0, 6 };
 
