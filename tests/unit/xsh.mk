@@ -1,0 +1,9 @@
+# SPDX-License-Identifier: MIT
+#
+# Unit tests of xenstore-hooks: the pure core over a fake xenstore
+# (test_xsh) and the hook-script runner with real processes
+# (test_xsh_hooks).
+TEST_OBJS_test_xsh := $(O)/xenstore-hooks/xsh.o
+$(eval $(call unit_test,test_xsh))
+TEST_OBJS_test_xsh_hooks := $(XSH_CORE_OBJS)
+$(eval $(call unit_test,test_xsh_hooks))

@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: MIT
+#
+# xenstore-hooks/: guest notice, dom0 state subtree and hook scripts
+# (issue 11, docs/xenstore-hooks.md, xlmig-hooks(7)).
+#   xsh.c         notice, state keys, observer, target wrapper (pure: the
+#                 xenstore is an ops table)
+#   xsh_hooks.c   hook-script runner (fork/exec, timeout, process group)
+#   xsh_libxs.c   the libxenstore adapter
+#   guest/xlmig-notice-guest.c   the guest-side reference program, static
+#                 (it runs in the test guest's initramfs)
+
+XSH_CORE_OBJS := $(O)/xenstore-hooks/xsh.o $(O)/xenstore-hooks/xsh_hooks.o
+XSH_OBJS := $(XSH_CORE_OBJS) $(O)/xenstore-hooks/xsh_libxs.o
+XSH_XS_CFLAGS := $(shell $(PKG_CONFIG) --cflags xenstore 2>/dev/null)
+CFLAGS_xenstore-hooks := -Ixenstore-hooks $(XSH_XS_CFLAGS)
+CFLAGS_xenstore-hooks/guest := $(XSH_XS_CFLAGS)
+
+# linked into xlmig (libxenstore is already in XEN_LIBS)
+XLMIG_OBJS += $(XSH_OBJS)
+$(O)/xlmig: $(XSH_OBJS)
+
+# The guest program: static, for the initramfs (libxenstore.a and
+# libxentoolcore.a are in libxen-dev).  With SAN=1 dynamic, like memtest.
+XSH_GUEST := $(O)/xenstore-hooks/guest/xlmig-notice-guest
+$(XSH_GUEST): $(O)/xenstore-hooks/guest/xlmig-notice-guest.o
+	$(call say,LD,$@)
+	$(Q)$(CC) $(XLDFLAGS) $(LDFLAGS) $(if $(filter 1,$(SAN)),,-static) \
+	    $^ -o $@ -lxenstore -lxentoolcore -pthread
+all: $(XSH_GUEST)
+TEST_BINS += $(XSH_GUEST)
+
+DEPS_PKGS += libxen-dev xenstore-utils

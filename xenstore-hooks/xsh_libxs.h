@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* The libxenstore adapter of struct xsh_xs_ops (xsh.h). */
+#ifndef XLMIG_XSH_LIBXS_H
+#define XLMIG_XSH_LIBXS_H
+
+#include "xsh.h"
+
+struct xsh_libxs;
+
+/* Open a connection to xenstored (xs_open(0)); -errno when none. */
+int xsh_libxs_new(struct xsh_libxs **x_r);
+void xsh_libxs_free(struct xsh_libxs *x); /* NULL-safe */
+extern const struct xsh_xs_ops xsh_libxs_ops;
+
+#endif
