@@ -30,3 +30,4 @@ all: $(XSH_GUEST)
 TEST_BINS += $(XSH_GUEST)
 
 DEPS_PKGS += libxen-dev xenstore-utils
+MAN_PAGES += man/xlmig-hooks.7
