@@ -153,6 +153,18 @@ static void test_cache(void **state)
     assert_int_equal(kept, 8);
     assert_non_null(pc_cache_get(c, 99)); /* the newest survives */
     pc_cache_free(c);
+
+    /* pc_cache_sent: cached from the second send of a pfn on */
+    assert_int_equal(pc_cache_new(64, &c), 0);
+    assert_int_equal(pc_cache_sent(c, 1000, pg), 0);
+    assert_null(pc_cache_get(c, 1000));
+    assert_int_equal(pc_cache_sent(c, 1000, pg), 0);
+    assert_non_null(pc_cache_get(c, 1000));
+    pc_cache_drop(c, 1000); /* an all-zero send: forgotten, still seen */
+    assert_null(pc_cache_get(c, 1000));
+    assert_int_equal(pc_cache_sent(c, 1000, pg), 0);
+    assert_non_null(pc_cache_get(c, 1000));
+    pc_cache_free(c);
     pc_cache_free(NULL);
 }
 

@@ -564,7 +564,7 @@ static int enc_page_data(void *opaque, const struct xs_page_data *pd)
         }
         if (k != WIRE_K_ZERO && e->cache)
             e->st.cache_evictions +=
-                (uint64_t)pc_cache_put(e->cache, pfn, page);
+                (uint64_t)pc_cache_sent(e->cache, pfn, page);
         kinds[j++] = (uint8_t)k;
     }
     wire_put32(body + 12, nb);
@@ -1245,7 +1245,7 @@ static int dec_pages(struct codec_dec *d, const uint8_t *b, size_t len)
                 pc_cache_drop(d->cache, pfn);
             else
                 d->st.cache_evictions +=
-                    (uint64_t)pc_cache_put(d->cache, pfn, page);
+                    (uint64_t)pc_cache_sent(d->cache, pfn, page);
         }
         j++;
     }

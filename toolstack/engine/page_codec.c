@@ -11,6 +11,7 @@
 #define NO_PFN     UINT64_MAX
 #define BYTE1S     0x0101010101010101ull
 #define HUGE_BYTES (2u << 20)
+#define SEEN_SHIFT 24 /* the seen map has 2^24 bits (2 MiB) */
 
 int pc_fill_kind(const uint8_t *page, uint64_t *pattern_r)
 {
@@ -158,6 +159,7 @@ struct pc_cache {
     uint64_t *stamp; /* per slot: clock at the last put */
     uint8_t *data;   /* per slot: one page (mmap) */
     uint64_t data_bytes;
+    uint64_t *seen; /* SEEN_BITS bits: hash of a pfn sent before */
 };
 
 int pc_cache_new(uint64_t pages, struct pc_cache **cache_r)
@@ -174,6 +176,7 @@ int pc_cache_new(uint64_t pages, struct pc_cache **cache_r)
     n = c->nsets * PC_WAYS;
     c->pfn = malloc(n * sizeof(*c->pfn));
     c->stamp = calloc(n, sizeof(*c->stamp));
+    c->seen = calloc((1u << SEEN_SHIFT) / 64, sizeof(*c->seen));
     /* 2 MiB pages where the kernel gives them: far fewer page faults */
     c->data_bytes =
         (n * PC_PAGE_SIZE + HUGE_BYTES - 1) & ~(uint64_t)(HUGE_BYTES - 1);
@@ -186,7 +189,7 @@ int pc_cache_new(uint64_t pages, struct pc_cache **cache_r)
         (void)madvise(c->data, c->data_bytes, MADV_HUGEPAGE);
 #endif
     }
-    if (!c->pfn || !c->stamp || !c->data) {
+    if (!c->pfn || !c->stamp || !c->data || !c->seen) {
         pc_cache_free(c);
         return -ENOMEM;
     }
@@ -202,6 +205,7 @@ void pc_cache_free(struct pc_cache *cache)
         return;
     free(cache->pfn);
     free(cache->stamp);
+    free(cache->seen);
     if (cache->data)
         munmap(cache->data, cache->data_bytes);
     free(cache);
@@ -266,4 +270,15 @@ void pc_cache_drop(struct pc_cache *cache, uint64_t pfn)
 
     if (i >= 0)
         cache->pfn[i] = NO_PFN;
+}
+
+int pc_cache_sent(struct pc_cache *cache, uint64_t pfn, const uint8_t *page)
+{
+    uint64_t h = (pfn * 0x9e3779b97f4a7c15ull) >> (64 - SEEN_SHIFT);
+    uint64_t bit = 1ull << (h & 63);
+
+    if (cache->seen[h >> 6] & bit)
+        return pc_cache_put(cache, pfn, page);
+    cache->seen[h >> 6] |= bit;
+    return 0;
 }

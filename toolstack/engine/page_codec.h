@@ -51,6 +51,14 @@ uint64_t pc_cache_pages(const struct pc_cache *cache);
 const uint8_t *pc_cache_get(const struct pc_cache *cache, uint64_t pfn);
 /* Returns 1 if an entry was evicted, else 0. */
 int pc_cache_put(struct pc_cache *cache, uint64_t pfn, const uint8_t *page);
+/*
+ * A page with data (not all-zero) was sent for pfn: cache it if pfn was
+ * sent before, else only remember that it was (a 2^24-bit map indexed by
+ * a hash of the pfn, so a few first sends are cached too).  As QEMU's
+ * XBZRLE skips its bulk stage: the first round fills no cache.  Returns 1
+ * if an entry was evicted, else 0.
+ */
+int pc_cache_sent(struct pc_cache *cache, uint64_t pfn, const uint8_t *page);
 void pc_cache_drop(struct pc_cache *cache, uint64_t pfn);
 
 #endif
