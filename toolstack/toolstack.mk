@@ -30,3 +30,4 @@ $(O)/xlmig: $(XLMIG_OBJS) $(ENGINE_LIB)
 
 INSTALL_BINS += $(O)/xlmig
 include toolstack/migrate.mk
+include toolstack/daemon/daemon.mk
