@@ -15,6 +15,7 @@
 
 #define LOG_PREFIX "migrate: "
 #include "cli/cmds.h"
+#include "cli/cost_migrate.h"
 #include "cli/migrate_common.h"
 #include "common/log.h"
 #include "engine/precopy.h"
@@ -46,6 +47,11 @@
     "                         or send exactly what stock xl sends (off).\n"              \
     "--max-bandwidth <rate>   Limit the stream to <rate> bytes/s (K, M, G suffixes).\n"  \
     "--json <file>|<fd>       Write JSON events (docs/json-events.md) there.\n"          \
+    "--max-downtime <ms>      Blackout to aim at (default 300).\n"                       \
+    "--max-time <s>           Bound the live copy to <s> seconds.\n"                     \
+    "--throttle|--no-throttle Slow a guest that dirties faster than the\n"               \
+    "                         link by its scheduler cap (default: on).\n"                \
+    "--abort-if-busy          Back out if the blackout cannot be met.\n"                 \
     "--progress|--no-progress Show or hide the progress line (default: shown).\n"
 
 struct reporter {
@@ -224,6 +230,7 @@ static FILE *open_json(const char *arg)
 int cmd_migrate(int argc, char **argv)
 {
     enum {
+        OPT_COST = 0x1000, /* by name: cost_run_option() */
         OPT_DEBUG = 0x100,
         OPT_LIVE,
         OPT_TCP,
@@ -244,6 +251,11 @@ int cmd_migrate(int argc, char **argv)
         { "progress", 0, NULL, OPT_PROGRESS },
         { "no-progress", 0, NULL, OPT_NO_PROGRESS },
         { "remote-cmd", 1, NULL, OPT_REMOTE },
+        { "max-downtime", 1, NULL, OPT_COST },
+        { "max-time", 1, NULL, OPT_COST },
+        { "throttle", 0, NULL, OPT_COST },
+        { "no-throttle", 0, NULL, OPT_COST },
+        { "abort-if-busy", 0, NULL, OPT_COST },
         { "help", 0, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -257,7 +269,8 @@ int cmd_migrate(int argc, char **argv)
     char *rune = NULL, *thost = NULL, *tport = NULL;
     struct xen_src *src = NULL;
     struct channel *ch = NULL;
-    struct precopy_default pd;
+    struct cost_run cost;
+    int lidx = 0;
     struct mig_send_opts so;
     struct mig_stats stats;
     struct reporter rep;
@@ -265,9 +278,10 @@ int cmd_migrate(int argc, char **argv)
     char vbuf[16];
     int nv;
 
+    cost_run_init(&cost);
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "hFC:s:epD", lopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "hFC:s:epD", lopts, &lidx)) != -1) {
         switch (opt) {
         case 'h':
             fputs(MIGRATE_USAGE, stdout);
@@ -339,6 +353,12 @@ int cmd_migrate(int argc, char **argv)
             break;
         case OPT_REMOTE:
             remote = optarg;
+            break;
+        case OPT_COST: /* docs/cost-model.md */
+            if (cost_run_option(&cost, lopts[lidx].name, optarg)) {
+                rc = 2;
+                goto out;
+            }
             break;
         default:
             if (optopt >= OPT_DEBUG || optopt == 0)
@@ -417,7 +437,6 @@ int cmd_migrate(int argc, char **argv)
         goto out;
     }
 
-    precopy_default_init(&pd);
     memset(&so, 0, sizeof(so));
     so.name = xen_src_name(src);
     so.config = xen_src_config(src, &so.config_len);
@@ -442,8 +461,11 @@ int cmd_migrate(int argc, char **argv)
         }
         have_enc = 1;
     }
-    rc = mig_send(&so, &xen_src_ops, src, precopy_default_policy(&pd),
-                  have_enc ? &enc.ops : &stream_passthrough, ch, &obs, &stats);
+    cost_run_begin(&cost, domain, tcp ? thost : host, json, progress);
+    rc = mig_send(&so, &xen_src_ops, src, cost_run_policy(&cost),
+                  have_enc ? &enc.ops : &stream_passthrough, ch,
+                  cost_run_observer(&cost, &obs), &stats);
+    cost_run_end(&cost, rc, &stats);
     if (have_enc && stats.compressed && json) {
         struct codec_stats cs;
         char buf[2048];
@@ -455,6 +477,7 @@ int cmd_migrate(int argc, char **argv)
     rc = rc ? 1 : 0;
 
 out:
+    cost_run_dispose(&cost);
     channel_free(ch);
     if (have_enc)
         session_codec_enc_dispose(&enc);

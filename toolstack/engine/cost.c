@@ -114,6 +114,13 @@ static void measure_send(struct cost_model *m, const struct precopy_round *r)
         m->link_bps =
             blend(m->link_bps, (double)wire * 1e9 / (double)dt_ns, 0.5);
     if (m->iteration == 0) {
+        /* the dirty count of top(0) is the p2m size, holes included: the
+         * stream bytes of the pass bound the guest's populated memory */
+        if (r->raw_bytes > m->top_raw_bytes &&
+            (r->raw_bytes - m->top_raw_bytes) / COST_RAW_PAGE_BYTES + 1 <
+                m->mem_pages)
+            m->mem_pages =
+                (r->raw_bytes - m->top_raw_bytes) / COST_RAW_PAGE_BYTES + 1;
         /*
          * The full pass: zero pages make it cheaper per page than the
          * dirty pages to come.  Assume dirty pages are incompressible
@@ -167,6 +174,7 @@ static void remember_top(struct cost_model *m, const struct precopy_round *r)
     m->top_ns = r->elapsed_ns;
     m->top_written_pages = r->total_written_pages;
     m->top_wire_bytes = r->wire_bytes;
+    m->top_raw_bytes = r->raw_bytes;
     m->top_dirty_pages = r->dirty_pages;
 }
 

@@ -60,11 +60,11 @@ struct cost_params {
 
 struct cost_model {
     struct cost_params p;
-    uint64_t mem_pages; /* dirty count of the first call: every pfn */
+    uint64_t mem_pages; /* p2m size, then the populated pages (estimate) */
     unsigned iteration;
     /* the last top-of-loop call */
     int have_top;
-    uint64_t top_ns, top_written_pages, top_wire_bytes;
+    uint64_t top_ns, top_written_pages, top_wire_bytes, top_raw_bytes;
     int64_t top_dirty_pages;
     int sent_dirty_round; /* a round after the full pass was measured */
     /* estimates */
