@@ -5,6 +5,8 @@
 #   sim-guest gen|check      CLI for shell tests (see tests/sim/sim-guest.c)
 #   verify-stream.sh         Xen's verify-stream-v2 on every flavour/workload
 #   roundtrip.sh             xlmig stream encode/decode round trips
+#   xen-roundtrip.sh         the same on real xl save / xl migrate streams
+#                            (nested-Xen lab, TESTS_XEN)
 #   tests/unit/test_sim.c    cmocka tests of the sim itself
 
 SIM_OBJS := $(O)/tests/sim/sim_guest.o $(O)/tests/sim/sim_restore.o
@@ -21,3 +23,6 @@ $(eval $(call unit_test,test_sim))
 
 # Xen's own stream checker (verify-stream-v2) and its Python package.
 DEPS_PKGS += xen-utils-4.17 python3
+
+# Round trip of streams captured from a real guest on the nested-Xen lab.
+TESTS_XEN += tests/sim/xen-roundtrip.sh
