@@ -145,12 +145,11 @@ static void test_one_byte_changed(void **state)
     tb_stream(&in, 1500, 4, TB_TEXT, change_one_byte);
     codec_params_init(&p);
     roundtrip(&p, &in, 0, &st, NULL);
-    /* cached from the second send on: deltas in rounds 3 and 4 */
     assert_int_equal(st.pages, 6000);
-    assert_int_equal(st.pages_delta, 3000);
-    assert_int_equal(st.cache_hits, 3000);
+    assert_int_equal(st.pages_delta, 4500);
+    assert_int_equal(st.cache_hits, 4500);
     /* one changed byte: zero run, run length, the byte */
-    assert_true(st.delta_bytes <= 3000 * 4);
+    assert_true(st.delta_bytes <= 4500 * 4);
     tb_dispose(&in);
 }
 
@@ -169,8 +168,8 @@ static void test_delta_past_page(void **state)
     tb_stream(&in, 500, 3, TB_TEXT, change_all);
     codec_params_init(&p);
     roundtrip(&p, &in, 0, &st, NULL);
-    assert_int_equal(st.cache_hits, 500);
-    assert_int_equal(st.delta_overflows, 500);
+    assert_int_equal(st.cache_hits, 1000);
+    assert_int_equal(st.delta_overflows, 1000);
     assert_int_equal(st.pages_delta, 0);
     tb_dispose(&in);
 }
@@ -184,22 +183,26 @@ static void test_cache_eviction(void **state)
     tb_init(&in);
     tb_stream(&in, 256, 3, TB_TEXT, change_one_byte);
     codec_params_init(&p);
-    /* 64 pages for 256 pfns sent in a cycle: LRU keeps none of them */
+    /*
+     * 64 pages for 256 pfns sent in a cycle: the first 64 sends fill it,
+     * later first sends never evict; re-sends then cycle through it.
+     */
     p.cache_bytes = 64 * 4096;
     roundtrip(&p, &in, 0, &st, NULL);
     assert_true(st.cache_evictions > 0);
-    assert_int_equal(st.pages_delta, 0);
+    assert_true(st.pages_delta < 256);
     /* 50 sets of 4 ways: the sets with 4 pfns or fewer keep them */
     p.cache_bytes = 200 * 4096;
     roundtrip(&p, &in, 0, &st, NULL);
     assert_true(st.cache_evictions > 0);
     assert_true(st.cache_misses > 0);
     assert_true(st.pages_delta > 0);
-    assert_true(st.pages_delta < 256);
-    /* enough for all: every page sent a third time is a delta */
+    assert_true(st.pages_delta < 512);
+    /* enough for all: every re-sent page is a delta */
     p.cache_bytes = 1024 * 4096;
     roundtrip(&p, &in, 0, &st, NULL);
-    assert_int_equal(st.pages_delta, 256);
+    assert_int_equal(st.pages_delta, 512);
+    assert_int_equal(st.cache_evictions, 0);
     tb_dispose(&in);
 
     /* no cache at all */
@@ -275,7 +278,7 @@ static void test_chunking(void **state)
     roundtrip(&p, &in, 1, &st, NULL);
     roundtrip(&p, &in, 4095, &st, NULL);
     roundtrip(&p, &in, 7, &st, NULL);
-    assert_int_equal(st.pages_delta, 40);
+    assert_int_equal(st.pages_delta, 80);
     tb_dispose(&in);
 }
 

@@ -154,15 +154,23 @@ static void test_cache(void **state)
     assert_non_null(pc_cache_get(c, 99)); /* the newest survives */
     pc_cache_free(c);
 
-    /* pc_cache_sent: cached from the second send of a pfn on */
-    assert_int_equal(pc_cache_new(64, &c), 0);
-    assert_int_equal(pc_cache_sent(c, 1000, pg), 0);
+    /*
+     * pc_cache_sent: a first send takes a free way but never evicts; a
+     * second send does.  4 slots (one set), pfns 0..3 fill it.
+     */
+    assert_int_equal(pc_cache_new(4, &c), 0);
+    for (pfn = 0; pfn < 4; pfn++)
+        assert_int_equal(pc_cache_sent(c, pfn, pg), 0);
+    for (pfn = 0; pfn < 4; pfn++)
+        assert_non_null(pc_cache_get(c, pfn));
+    assert_int_equal(pc_cache_sent(c, 1000, pg), 0); /* first: not kept */
     assert_null(pc_cache_get(c, 1000));
-    assert_int_equal(pc_cache_sent(c, 1000, pg), 0);
+    assert_int_equal(pc_cache_sent(c, 1000, pg), 1); /* second: evicts */
     assert_non_null(pc_cache_get(c, 1000));
+    assert_null(pc_cache_get(c, 0)); /* the least recently stored */
     pc_cache_drop(c, 1000); /* an all-zero send: forgotten, still seen */
     assert_null(pc_cache_get(c, 1000));
-    assert_int_equal(pc_cache_sent(c, 1000, pg), 0);
+    assert_int_equal(pc_cache_sent(c, 1000, pg), 0); /* a free way again */
     assert_non_null(pc_cache_get(c, 1000));
     pc_cache_free(c);
     pc_cache_free(NULL);

@@ -277,8 +277,15 @@ int pc_cache_sent(struct pc_cache *cache, uint64_t pfn, const uint8_t *page)
     uint64_t h = (pfn * 0x9e3779b97f4a7c15ull) >> (64 - SEEN_SHIFT);
     uint64_t bit = 1ull << (h & 63);
 
+    uint64_t s, w;
+
     if (cache->seen[h >> 6] & bit)
         return pc_cache_put(cache, pfn, page);
     cache->seen[h >> 6] |= bit;
+    /* a first send takes a free way, never evicts */
+    s = set_of(cache, pfn);
+    for (w = 0; w < PC_WAYS; w++)
+        if (cache->pfn[s + w] == NO_PFN)
+            return pc_cache_put(cache, pfn, page);
     return 0;
 }

@@ -53,10 +53,11 @@ const uint8_t *pc_cache_get(const struct pc_cache *cache, uint64_t pfn);
 int pc_cache_put(struct pc_cache *cache, uint64_t pfn, const uint8_t *page);
 /*
  * A page with data (not all-zero) was sent for pfn: cache it if pfn was
- * sent before, else only remember that it was (a 2^24-bit map indexed by
- * a hash of the pfn, so a few first sends are cached too).  As QEMU's
- * XBZRLE skips its bulk stage: the first round fills no cache.  Returns 1
- * if an entry was evicted, else 0.
+ * sent before (a 2^24-bit map indexed by a hash of the pfn remembers it),
+ * or if its set has a free way; a first send never evicts.  So a guest
+ * larger than the cache does not churn it in its first round, and the
+ * pages dirtied again displace the pages sent once.  Returns 1 if an
+ * entry was evicted, else 0.
  */
 int pc_cache_sent(struct pc_cache *cache, uint64_t pfn, const uint8_t *page);
 void pc_cache_drop(struct pc_cache *cache, uint64_t pfn);
