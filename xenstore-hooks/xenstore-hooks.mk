@@ -15,7 +15,9 @@ XSH_XS_CFLAGS := $(shell $(PKG_CONFIG) --cflags xenstore 2>/dev/null)
 CFLAGS_xenstore-hooks := -Ixenstore-hooks $(XSH_XS_CFLAGS)
 CFLAGS_xenstore-hooks/guest := $(XSH_XS_CFLAGS)
 
-# linked into xlmig (libxenstore is already in XEN_LIBS)
+# linked into xlmig (libxenstore is already in XEN_LIBS); the migrate
+# verbs include xsh.h
+CFLAGS_toolstack/cli += -Ixenstore-hooks
 XLMIG_OBJS += $(XSH_OBJS)
 $(O)/xlmig: $(XSH_OBJS)
 

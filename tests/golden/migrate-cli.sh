@@ -50,6 +50,11 @@ check receive-extra-arg 2 migrate-receive extra
 check receive-bad-compress 2 migrate-receive --compress=maybe
 check receive-remus 2 migrate-receive -r
 check receive-bad-listen 2 migrate-receive --listen 99999
+# xenstore hooks (xlmig-hooks(7))
+check migrate-bad-notice 2 migrate --notice 1h g1 host
+check migrate-bad-notice-range 2 migrate --notice 3601 g1 host
+check migrate-bad-hook-timeout 2 migrate --hook-timeout 0 g1 host
+check receive-bad-hook-timeout 2 migrate-receive --hook-timeout -1
 
 # The phrases of tools/xl/xl_migrate.c that scripts and people grep for.
 phrases=(

@@ -23,6 +23,9 @@
 #include "engine/session_codec.h"
 #include "transport/channel.h"
 #include "xen/xen.h"
+#include "xsh.h"
+#include "xsh_hooks.h"
+#include "xsh_libxs.h"
 
 #define MIGRATE_USAGE                                                                    \
     "Usage: xlmig migrate [options] <Domain> <host>\n"                                   \
@@ -52,7 +55,12 @@
     "--throttle|--no-throttle Slow a guest that dirties faster than the\n"               \
     "                         link by its scheduler cap (default: on).\n"                \
     "--abort-if-busy          Back out if the blackout cannot be met.\n"                 \
-    "--progress|--no-progress Show or hide the progress line (default: shown).\n"
+    "--progress|--no-progress Show or hide the progress line (default: shown).\n"        \
+    "--notice <seconds>       Tell the guest through xenstore and wait up to\n"          \
+    "                         <seconds> for its ack if it listens (default 60,\n"        \
+    "                         0: no wait); see xlmig-hooks(7).\n"                        \
+    "--hooks-dir <dir>        Hook scripts (default /etc/xlmig/hooks.d).\n"              \
+    "--hook-timeout <ms>      Time limit of each hook (default 30000).\n"
 
 struct reporter {
     FILE *json;
@@ -63,6 +71,8 @@ struct reporter {
     uint64_t last_round_dirty;
     double dirty_rate_pps;
     const char *domain;
+    /* xenstore hooks (xlmig-hooks(7)): called after every event */
+    const struct mig_observer *next;
 };
 
 static double ms(uint64_t ns)
@@ -195,6 +205,8 @@ static void on_event(void *opaque, enum mig_event ev, const struct mig_stats *s,
     }
     if (r->json)
         fflush(r->json);
+    if (r->next)
+        r->next->event(r->next->opaque, ev, s, rd, status);
 }
 
 static int usage_error(const char *fmt, ...)
@@ -239,7 +251,10 @@ int cmd_migrate(int argc, char **argv)
         OPT_JSON,
         OPT_PROGRESS,
         OPT_NO_PROGRESS,
-        OPT_REMOTE
+        OPT_REMOTE,
+        OPT_NOTICE,
+        OPT_HOOKS_DIR,
+        OPT_HOOK_TIMEOUT
     };
     static const struct option lopts[] = {
         { "debug", 0, NULL, OPT_DEBUG },
@@ -256,6 +271,9 @@ int cmd_migrate(int argc, char **argv)
         { "throttle", 0, NULL, OPT_COST },
         { "no-throttle", 0, NULL, OPT_COST },
         { "abort-if-busy", 0, NULL, OPT_COST },
+        { "notice", 1, NULL, OPT_NOTICE },
+        { "hooks-dir", 1, NULL, OPT_HOOKS_DIR },
+        { "hook-timeout", 1, NULL, OPT_HOOK_TIMEOUT },
         { "help", 0, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -277,6 +295,15 @@ int cmd_migrate(int argc, char **argv)
     struct mig_observer obs = { on_event, &rep };
     char vbuf[16];
     int nv;
+    /* xenstore hooks */
+    unsigned notice_s = 60, hook_timeout_ms = XSH_HOOK_TIMEOUT_MS;
+    const char *hooks_dir = XSH_HOOKS_DIR_DEFAULT;
+    struct xsh_libxs *xs = NULL;
+    struct xsh_hooks hooks;
+    struct xsh_hook_ops hook_ops;
+    struct xsh_ctx xsh;
+    struct mig_observer xsh_obs = { xsh_mig_event, &xsh };
+    int xsh_live = 0; /* notice or state written, mig_send not run */
 
     cost_run_init(&cost);
     optind = 1;
@@ -354,6 +381,29 @@ int cmd_migrate(int argc, char **argv)
         case OPT_REMOTE:
             remote = optarg;
             break;
+        case OPT_NOTICE:
+        case OPT_HOOK_TIMEOUT: {
+            char *end;
+            unsigned long v;
+
+            errno = 0;
+            v = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' ||
+                v > (opt == OPT_NOTICE ? XSH_NOTICE_MAX_S : 3600000ul) ||
+                (opt == OPT_HOOK_TIMEOUT && !v)) {
+                rc = usage_error("invalid value '%s' for --%s", optarg,
+                                 opt == OPT_NOTICE ? "notice" : "hook-timeout");
+                goto out;
+            }
+            if (opt == OPT_NOTICE)
+                notice_s = (unsigned)v;
+            else
+                hook_timeout_ms = (unsigned)v;
+            break;
+        }
+        case OPT_HOOKS_DIR:
+            hooks_dir = optarg;
+            break;
         case OPT_COST: /* docs/cost-model.md */
             if (cost_run_option(&cost, lopts[lidx].name, optarg)) {
                 rc = 2;
@@ -408,6 +458,26 @@ int cmd_migrate(int argc, char **argv)
         goto out;
     }
 
+    /* xenstore hooks: pre-migrate hooks before anything touches the guest,
+     * then the state subtree and the guest notice (xlmig-hooks(7)) */
+    if (xsh_libxs_new(&xs))
+        LOG(WARN, "no xenstore: no guest notice and no state keys");
+    xsh_hooks_init(&hooks, hooks_dir, hook_timeout_ms);
+    hook_ops = xsh_hooks_ops(&hooks);
+    xsh_init(&xsh, xs ? &xsh_libxs_ops : NULL, xs, &hook_ops, "source",
+             xen_src_name(src), tcp ? thost : host);
+    xsh_attach(&xsh, xen_src_domid(src));
+    if (xsh_run_hooks(&xsh, XSH_STAGE_PRE_MIGRATE, NULL)) {
+        fprintf(stderr, "migration aborted: pre-migrate hook %s failed\n",
+                hooks.failed_name[0] ? hooks.failed_name : "(directory)");
+        rc = 1;
+        goto out;
+    }
+    xsh_live = 1;
+    xsh_state_begin(&xsh, "notice");
+    if (xsh_notice(&xsh, notice_s, NULL))
+        LOG(WARN, "cannot notify the guest; migrating without notice");
+
     if (tcp) {
         rc = channel_tcp_connect_new(thost, tport, 30000, &ch);
     } else {
@@ -452,6 +522,7 @@ int cmd_migrate(int argc, char **argv)
     rep.progress = progress;
     rep.tty = isatty(2);
     rep.domain = so.name;
+    rep.next = &xsh_obs;
     if (compress) {
         rc = session_codec_enc_init(&enc, NULL);
         if (rc) {
@@ -461,6 +532,7 @@ int cmd_migrate(int argc, char **argv)
         }
         have_enc = 1;
     }
+    xsh_live = 0; /* from here the observer finishes (MIG_EV_DONE) */
     cost_run_begin(&cost, domain, tcp ? thost : host, json, progress);
     rc = mig_send(&so, &xen_src_ops, src, cost_run_policy(&cost),
                   have_enc ? &enc.ops : &stream_passthrough, ch,
@@ -478,6 +550,14 @@ int cmd_migrate(int argc, char **argv)
 
 out:
     cost_run_dispose(&cost);
+    if (xsh_live) {
+        struct mig_stats none;
+
+        /* failed before mig_send: clear the notice, failed hooks, state */
+        memset(&none, 0, sizeof(none));
+        xsh_mig_event(&xsh, MIG_EV_DONE, &none, NULL, -ECANCELED);
+    }
+    xsh_libxs_free(xs);
     channel_free(ch);
     if (have_enc)
         session_codec_enc_dispose(&enc);

@@ -19,21 +19,26 @@
 #include "transport/channel.h"
 #include "transport/xlproto.h"
 #include "xen/xen.h"
+#include "xsh.h"
+#include "xsh_hooks.h"
+#include "xsh_libxs.h"
 
-#define RECEIVE_USAGE                                                        \
-    "Usage: xlmig migrate-receive [options]\n"                               \
-    "\n"                                                                     \
-    "Restore a domain from a saved state (used by migrate), reading the\n"   \
-    "stream on stdin and answering on stdout, or on one TCP connection.\n"   \
-    "\n"                                                                     \
-    "Options:\n"                                                             \
-    "-h                      Print this help.\n"                             \
-    "-F                      Accepted for xl compatibility (no daemon).\n"   \
-    "-e                      Accepted for xl compatibility (no monitor).\n"  \
-    "-d                      Print debug information.\n"                     \
-    "-p                      Do not unpause domain after migrating it.\n"    \
-    "--listen [addr:]port    Accept one connection on a TCP port instead.\n" \
-    "--compress=auto|off     Offer decompression to an xlmig sender (auto).\n"
+#define RECEIVE_USAGE                                                          \
+    "Usage: xlmig migrate-receive [options]\n"                                 \
+    "\n"                                                                       \
+    "Restore a domain from a saved state (used by migrate), reading the\n"     \
+    "stream on stdin and answering on stdout, or on one TCP connection.\n"     \
+    "\n"                                                                       \
+    "Options:\n"                                                               \
+    "-h                      Print this help.\n"                               \
+    "-F                      Accepted for xl compatibility (no daemon).\n"     \
+    "-e                      Accepted for xl compatibility (no monitor).\n"    \
+    "-d                      Print debug information.\n"                       \
+    "-p                      Do not unpause domain after migrating it.\n"      \
+    "--listen [addr:]port    Accept one connection on a TCP port instead.\n"   \
+    "--compress=auto|off     Offer decompression to an xlmig sender (auto).\n" \
+    "--hooks-dir <dir>       Hook scripts (default /etc/xlmig/hooks.d).\n"     \
+    "--hook-timeout <ms>     Time limit of each hook (default 30000).\n"
 
 static void print_port(unsigned port, void *opaque)
 {
@@ -47,7 +52,9 @@ int cmd_migrate_receive(int argc, char **argv)
         OPT_COMPRESS,
         OPT_COLO,
         OPT_COLO_SCRIPT,
-        OPT_COLO_PROXY
+        OPT_COLO_PROXY,
+        OPT_HOOKS_DIR,
+        OPT_HOOK_TIMEOUT
     };
     static const struct option lopts[] = {
         { "listen", 1, NULL, OPT_LISTEN },
@@ -55,6 +62,8 @@ int cmd_migrate_receive(int argc, char **argv)
         { "colo", 0, NULL, OPT_COLO },
         { "coloft-script", 1, NULL, OPT_COLO_SCRIPT },
         { "userspace-colo-proxy", 0, NULL, OPT_COLO_PROXY },
+        { "hooks-dir", 1, NULL, OPT_HOOKS_DIR },
+        { "hook-timeout", 1, NULL, OPT_HOOK_TIMEOUT },
         { "help", 0, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -64,6 +73,15 @@ int cmd_migrate_receive(int argc, char **argv)
     char *laddr = NULL, *lport = NULL;
     int opt, rc, compress = 1, pause_after = 0, debug = 0, have_dec = 0;
     struct session_codec_dec dec;
+    /* xenstore hooks (xlmig-hooks(7)) */
+    const char *hooks_dir = XSH_HOOKS_DIR_DEFAULT, *peer;
+    unsigned hook_timeout_ms = XSH_HOOK_TIMEOUT_MS;
+    struct xsh_libxs *xs = NULL;
+    struct xsh_hooks hooks;
+    struct xsh_hook_ops hook_ops;
+    struct xsh_ctx xsh;
+    struct xsh_dst_wrap wrap;
+    char peer_buf[XSH_NAME_MAX];
 
     optind = 1;
     opterr = 0;
@@ -113,6 +131,27 @@ int cmd_migrate_receive(int argc, char **argv)
                 goto out;
             }
             break;
+        case OPT_HOOKS_DIR:
+            hooks_dir = optarg;
+            break;
+        case OPT_HOOK_TIMEOUT: {
+            char *end;
+            unsigned long v;
+
+            errno = 0;
+            v = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' || !v ||
+                v > 3600000ul) {
+                fprintf(stderr,
+                        "xlmig migrate-receive: invalid value '%s' for "
+                        "--hook-timeout\n",
+                        optarg);
+                rc = 2;
+                goto out;
+            }
+            hook_timeout_ms = (unsigned)v;
+            break;
+        }
         default:
             if (optopt >= OPT_LISTEN || optopt == 0)
                 fprintf(stderr,
@@ -163,7 +202,24 @@ int cmd_migrate_receive(int argc, char **argv)
     }
     ro.header_timeout_ms = 120000;
     ro.go_timeout_ms = 300000;
-    rc = mig_receive(&ro, &xen_dst_ops, dst, ch) ? 1 : 0;
+    /* the peer, for hooks and state: ssh's client address if any */
+    peer = getenv("SSH_CLIENT");
+    snprintf(peer_buf, sizeof(peer_buf), "%s", peer ? peer : "");
+    peer_buf[strcspn(peer_buf, " ")] = '\0';
+    if (xsh_libxs_new(&xs))
+        LOG(WARN, "no xenstore: no state keys and no notice");
+    xsh_hooks_init(&hooks, hooks_dir, hook_timeout_ms);
+    hook_ops = xsh_hooks_ops(&hooks);
+    xsh_init(&xsh, xs ? &xsh_libxs_ops : NULL, xs, &hook_ops, "target", NULL,
+             peer_buf);
+    wrap.inner = &xen_dst_ops;
+    wrap.be = dst;
+    wrap.c = &xsh;
+    wrap.restored = 0;
+    rc = mig_receive(&ro, &xsh_dst_ops, &wrap, ch);
+    if (wrap.restored)
+        xsh_target_done(&xsh, rc);
+    rc = rc ? 1 : 0;
 
 out:
     if (ch && ch->kind == CHANNEL_FD) {
@@ -173,6 +229,7 @@ out:
     channel_free(ch);
     if (have_dec)
         session_codec_dec_dispose(&dec);
+    xsh_libxs_free(xs);
     xen_dst_free(dst);
     free(laddr);
     free(lport);

@@ -32,6 +32,7 @@ int xen_src_open(const char *domain, const char *config_file,
                  int preserve_domid, int verbosity, struct xen_src **s_r);
 void xen_src_free(struct xen_src *s);
 const char *xen_src_name(const struct xen_src *s);
+uint32_t xen_src_domid(const struct xen_src *s);
 const char *xen_src_config(const struct xen_src *s, uint32_t *len_r);
 extern const struct mig_src_ops xen_src_ops;
 

@@ -252,6 +252,11 @@ const char *xen_src_name(const struct xen_src *s)
     return s->name;
 }
 
+uint32_t xen_src_domid(const struct xen_src *s)
+{
+    return s->domid;
+}
+
 const char *xen_src_config(const struct xen_src *s, uint32_t *len_r)
 {
     *len_r = s->config_len;
