@@ -14,14 +14,19 @@ TRANSPORT_OBJS := $(filter-out $(TLS_OBJS),$(TRANSPORT_OBJS))
 CFLAGS_toolstack/transport := $(GNUTLS_CFLAGS)
 XLMIG_LIBS += $(GNUTLS_LIBS)
 
-XLMIGD_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard toolstack/daemon/*.c)) \
-	$(TLS_OBJS) $(O)/toolstack/transport/channel.o
-$(O)/xlmigd: $(XLMIGD_OBJS) $(ENGINE_LIB)
+# xlmigd (receiver) and xlmig-tls-connect (the sender's transport rune)
+TLS_BIN_OBJS := $(TLS_OBJS) $(O)/toolstack/transport/channel.o
+$(O)/xlmigd: $(O)/toolstack/daemon/xlmigd.o $(TLS_BIN_OBJS) $(ENGINE_LIB)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(XLDFLAGS) $(LDFLAGS) $^ -o $@ $(GNUTLS_LIBS) -lpthread
+$(O)/xlmig-tls-connect: $(O)/toolstack/daemon/tls_connect.o $(TLS_BIN_OBJS) \
+		$(ENGINE_LIB)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(XLDFLAGS) $(LDFLAGS) $^ -o $@ $(GNUTLS_LIBS) -lpthread
 
 INSTALL_SBINS += $(O)/xlmigd
-MAN_PAGES += man/xlmigd.8 man/xlmig.conf.5
+INSTALL_BINS += $(O)/xlmig-tls-connect
+MAN_PAGES += man/xlmigd.8 man/xlmig.conf.5 man/xlmig-tls-connect.1
 DEPS_PKGS += libgnutls28-dev gnutls-bin
 
 .PHONY: install-daemon

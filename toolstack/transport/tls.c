@@ -708,6 +708,15 @@ static int hs_error(struct tls_hs *hs, gnutls_session_t s, int r,
         LOG(ERROR, "%s %s: not a TLS 1.3 peer (plaintext?): %s", side, who,
             gnutls_strerror(r));
         return -EPROTO;
+    case GNUTLS_E_RECEIVED_ILLEGAL_PARAMETER:
+    case GNUTLS_E_DECRYPTION_FAILED:
+        if (hs->ctx->mode == TLS_MODE_PSK) {
+            LOG(ERROR, "%s %s: wrong pre-shared key (%s)", side, who,
+                gnutls_strerror(r));
+            return -EACCES;
+        }
+        LOG(ERROR, "%s %s: %s", side, who, gnutls_strerror(r));
+        return -EPROTO;
     case GNUTLS_E_PREMATURE_TERMINATION:
     case GNUTLS_E_PUSH_ERROR:
     case GNUTLS_E_PULL_ERROR:
