@@ -1038,18 +1038,20 @@ static int dec_switch(struct codec_dec *d)
     return 0;
 }
 
+/* Decompress a batch; *out_r: its n bytes (in the body when stored). */
 static int dec_batch(struct codec_dec *d, unsigned method, const uint8_t *src,
-                     size_t clen, size_t n)
+                     size_t clen, size_t n, const uint8_t **out_r)
 {
     size_t r;
     uLongf zl;
     int zr;
 
+    *out_r = d->batch;
     switch (method) {
     case WIRE_M_STORED:
         if (clen != n)
             return dec_bad(d, "stored batch of the wrong length");
-        memcpy(d->batch, src, n);
+        *out_r = src;
         return 0;
     case WIRE_M_LZ4:
         zr = LZ4_decompress_safe((const char *)src, (char *)d->batch, (int)clen,
@@ -1082,7 +1084,7 @@ static int dec_pages(struct codec_dec *d, const uint8_t *b, size_t len)
     uint8_t *pages, *page, *bh;
     uint64_t w, pfn, pat;
     size_t reclen, clen, used;
-    const uint8_t *old;
+    const uint8_t *old, *batch = NULL;
     int rc;
 
     if (len < WIRE_PAGES_FIXED)
@@ -1171,12 +1173,14 @@ static int dec_pages(struct codec_dec *d, const uint8_t *b, size_t len)
             return dec_bad(d, "bad batch header");
         if (clen + WIRE_BATCH_HDR != (size_t)(end - x))
             return dec_bad(d, "bytes after the batch");
-        rc = wire_buf_reserve(&d->batch, &d->batch_cap,
-                              (size_t)nb * XS_PAGE_SIZE);
-        if (rc)
-            return rc;
+        if (bh[0] != WIRE_M_STORED) {
+            rc = wire_buf_reserve(&d->batch, &d->batch_cap,
+                                  (size_t)nb * XS_PAGE_SIZE);
+            if (rc)
+                return rc;
+        }
         rc = dec_batch(d, bh[0], x + WIRE_BATCH_HDR, clen,
-                       (size_t)nb * XS_PAGE_SIZE);
+                       (size_t)nb * XS_PAGE_SIZE, &batch);
         if (rc)
             return rc;
         d->st.batches++;
@@ -1237,7 +1241,7 @@ static int dec_pages(struct codec_dec *d, const uint8_t *b, size_t len)
             d->st.delta_bytes += dl;
             break;
         default: /* WIRE_K_BATCH */
-            memcpy(page, d->batch + (size_t)bj++ * XS_PAGE_SIZE, XS_PAGE_SIZE);
+            memcpy(page, batch + (size_t)bj++ * XS_PAGE_SIZE, XS_PAGE_SIZE);
             break;
         }
         if (d->cache) {
