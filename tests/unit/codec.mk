@@ -20,3 +20,9 @@ $(O)/tests/unit/codec-mkstream: $(O)/tests/unit/codec-mkstream.o \
 	$(Q)$(CC) $(XLDFLAGS) $(LDFLAGS) $^ -o $@ $(ENGINE_LIBS)
 TEST_BINS += $(O)/tests/unit/codec-mkstream
 TESTS_SH += tests/unit/stream-cli.sh
+
+# Round trips over the simulated guest's streams (tests/sim/, a test
+# instrument: linked into this test only).
+TEST_OBJS_test_codec_sim := $(CODEC_TESTLIB) $(O)/tests/sim/sim_guest.o \
+	$(O)/tests/sim/sim_restore.o
+$(eval $(call unit_test,test_codec_sim))
