@@ -33,3 +33,19 @@ TEST_BINS += $(XSH_GUEST)
 
 DEPS_PKGS += libxen-dev xenstore-utils
 MAN_PAGES += man/xlmig-hooks.7
+
+# For the lab tests: a cpio to append to the test guest's initramfs (the
+# kernel unpacks concatenated archives in order), booted with
+# rdinit=/xsh-init (xenstore-hooks/guest/xsh-init).
+XSH_GUEST_CPIO := $(O)/xenstore-hooks/guest/xsh-guest-extra.cpio.gz
+$(XSH_GUEST_CPIO): $(XSH_GUEST) xenstore-hooks/guest/xsh-init
+	$(call say,CPIO,$@)
+	$(Q)rm -rf $@.d && mkdir -p $@.d/bin && \
+	    install -m 755 $(XSH_GUEST) $@.d/bin/xlmig-notice-guest && \
+	    install -m 755 xenstore-hooks/guest/xsh-init $@.d/xsh-init && \
+	    (cd $@.d && find . -mindepth 1 | LC_ALL=C sort | \
+	        cpio -o -H newc -R 0:0 --quiet) | gzip -9n >$@.tmp && \
+	    mv $@.tmp $@ && rm -rf $@.d
+TEST_BINS += $(XSH_GUEST_CPIO)
+DEPS_PKGS += cpio gzip
+TESTS_SH += xenstore-hooks/guest/test-guest-cpio.sh

@@ -302,6 +302,7 @@ int cmd_migrate(int argc, char **argv)
     struct xsh_hooks hooks;
     struct xsh_hook_ops hook_ops;
     struct xsh_ctx xsh;
+    struct xsh_notice_result notice;
     struct mig_observer xsh_obs = { xsh_mig_event, &xsh };
     int xsh_live = 0; /* notice or state written, mig_send not run */
 
@@ -475,8 +476,17 @@ int cmd_migrate(int argc, char **argv)
     }
     xsh_live = 1;
     xsh_state_begin(&xsh, "notice");
-    if (xsh_notice(&xsh, notice_s, NULL))
+    if (xsh_notice(&xsh, notice_s, &notice))
         LOG(WARN, "cannot notify the guest; migrating without notice");
+    if (json) {
+        fprintf(json,
+                "{\"event\":\"notice\",\"listening\":%s,\"acked\":%s,"
+                "\"wait_ms\":%llu}\n",
+                notice.listening ? "true" : "false",
+                notice.acked ? "true" : "false",
+                (unsigned long long)notice.wait_ms);
+        fflush(json);
+    }
 
     if (tcp) {
         rc = channel_tcp_connect_new(thost, tport, 30000, &ch);
