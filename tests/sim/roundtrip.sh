@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# timeout: 600
+# timeout: 900
 #
 # Round trips through the codec with streams of the simulated guest (a test
 # instrument): for both flavours and every workload, original -> xlmig
@@ -57,7 +57,7 @@ roundtrip() { # roundtrip NAME FILE SIMARGS... -- ENCODE_ARGS...
 
 for flavour in pv hvm; do
     for wl in idle increment hotset text random zero; do
-        args=(--flavour "$flavour" --workload "$wl" --pages 2048 --seed 11)
+        args=(--flavour "$flavour" --workload "$wl" --pages 1024 --seed 11)
         f=$tmp/$flavour-$wl.xl
         "$sim" gen "${args[@]}" -o "$f"
         roundtrip "$flavour/$wl adaptive" "$f" "${args[@]}"
@@ -65,7 +65,7 @@ for flavour in pv hvm; do
 done
 
 # Every forced method, and the adaptive choice at both modelled links.
-args=(--flavour hvm --workload hotset --pages 2048 --seed 11)
+args=(--flavour hvm --workload hotset --pages 1024 --seed 11)
 for m in raw "zlib -l 1" "zlib -l 6" "zstd -l 1" "zstd -l 3" lz4 \
     "adaptive -b 125000000" "adaptive -b 1250000000"; do
     # shellcheck disable=SC2086 # $m holds the method and its options
