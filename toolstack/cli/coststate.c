@@ -250,6 +250,12 @@ void cost_throttler_dispose(struct cost_throttler *ct)
     ct->xt = NULL;
 }
 
+/* The xlmig that applied it still runs (then it releases it itself). */
+static int owner_runs(const struct cost_throttle_rec *t)
+{
+    return t->pid > 0 && (kill(t->pid, 0) == 0 || errno == EPERM);
+}
+
 struct stale_args {
     struct xen_throttle *xt;
     int released;
@@ -264,8 +270,8 @@ static int stale_fn(struct cost_state *st, void *opaque)
 
     while (i < st->nthrottles) {
         t = st->throttles[i];
-        if (t.pid > 0 && (kill(t.pid, 0) == 0 || errno == EPERM)) {
-            i++; /* its xlmig still runs */
+        if (owner_runs(&t)) {
+            i++;
             continue;
         }
         rc = xen_throttle_get(a->xt, t.domid, &cap, &vcpus);
@@ -297,10 +303,15 @@ int coststate_release_stale(void)
 {
     struct cost_state st;
     struct stale_args a = { NULL, 0 };
+    unsigned i, stale = 0;
     int rc;
 
     /* cheap check first: most runs have nothing to undo */
-    if (coststate_load(&st) || !st.nthrottles)
+    if (coststate_load(&st))
+        return 0;
+    for (i = 0; i < st.nthrottles; i++)
+        stale += !owner_runs(&st.throttles[i]);
+    if (!stale)
         return 0;
     rc = xen_throttle_new(&a.xt);
     if (rc)
