@@ -9,3 +9,4 @@ TEST_OBJS_test_coststate := $(O)/toolstack/cli/coststate.o \
 	$(O)/toolstack/xen/throttle.o $(O)/toolstack/xen/xen_src.o
 TEST_LIBS_test_coststate := $(XEN_LIBS)
 $(eval $(call unit_test,test_coststate))
+TESTS_SH += tests/unit/cost-cli.sh
