@@ -12,7 +12,7 @@
 set -u
 # shellcheck source=tests/xen/migrate-lib.sh
 . "$(dirname "$0")/migrate-lib.sh"
-lab_test_begin stock
+mig_test_begin stock
 
 g=mig104 ip=192.168.77.44
 lab_guest_create A "$g" pvh 128 "$ip" 100 0 32

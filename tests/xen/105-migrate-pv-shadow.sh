@@ -8,7 +8,7 @@
 set -u
 # shellcheck source=tests/xen/migrate-lib.sh
 . "$(dirname "$0")/migrate-lib.sh"
-lab_test_begin shadow
+mig_test_begin shadow
 
 g=mig105 ip=192.168.77.45
 lab_guest_create A "$g" pv 128 "$ip" 100 0 32

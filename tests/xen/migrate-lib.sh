@@ -24,6 +24,27 @@
 
 mig_port=5100
 
+# mig_test_begin [stock|shadow]: lab_test_begin, plus: receivers and
+# migrations of these tests (ports 5100-5199) are stopped on both hosts at
+# the start and on every exit path.
+mig_test_begin()
+{
+    lab_test_begin "$@"
+    mig_cleanup
+    # shellcheck disable=SC2154 # mig_rc_ is set inside the trap
+    trap 'mig_rc_=$?; mig_cleanup; lab_test_end $mig_rc_' EXIT
+}
+
+mig_cleanup()
+{
+    local h
+    for h in $lab_hosts; do
+        lab_exec -t 30 "$h" "pkill -f 'TCP-LISTEN:51[0-9][0-9]'
+            pkill -f 'xlmig migrate-receive --listen'
+            pkill -f 'xlmig migrate '; true" >/dev/null 2>&1
+    done
+}
+
 mig_recv_start() # mig_recv_start HOST PORT xlmig|xl [ARGS]
 {
     local h=$1 port=$2 who=$3 args=${4:-} cmd
