@@ -22,6 +22,7 @@
 #include "engine/session.h"
 #include "engine/session_codec.h"
 #include "transport/channel.h"
+#include "transport/tls.h"
 #include "xen/xen.h"
 #include "xsh.h"
 #include "xsh_hooks.h"
@@ -30,6 +31,7 @@
 #define MIGRATE_USAGE                                                                    \
     "Usage: xlmig migrate [options] <Domain> <host>\n"                                   \
     "       xlmig migrate [options] --tcp <host>:<port> <Domain>\n"                      \
+    "       xlmig migrate [options] --tls <host>[:<port>] <Domain>\n"                    \
     "\n"                                                                                 \
     "Migrate a domain to another host.\n"                                                \
     "\n"                                                                                 \
@@ -45,6 +47,8 @@
     "-D                       Preserve the domain id\n"                                  \
     "--debug                  Verify the pages sent (a second full copy).\n"             \
     "--tcp <host>:<port>      Connect to 'xlmig migrate-receive --listen <port>'.\n"     \
+    "--tls <host>[:<port>]    Connect to xlmigd over TLS (xlmig.conf(5)).\n"             \
+    "--insecure               With --tls: plain TCP, no authentication.\n"               \
     "--remote-cmd <cmd>       Receiver program run by the ssh rune (default xlmig).\n"   \
     "--compress=auto|off      Negotiate compression with an xlmig receiver (auto),\n"    \
     "                         or send exactly what stock xl sends (off).\n"              \
@@ -254,12 +258,16 @@ int cmd_migrate(int argc, char **argv)
         OPT_REMOTE,
         OPT_NOTICE,
         OPT_HOOKS_DIR,
-        OPT_HOOK_TIMEOUT
+        OPT_HOOK_TIMEOUT,
+        OPT_TLS,
+        OPT_INSECURE
     };
     static const struct option lopts[] = {
         { "debug", 0, NULL, OPT_DEBUG },
         { "live", 0, NULL, OPT_LIVE },
         { "tcp", 1, NULL, OPT_TCP },
+        { "tls", 1, NULL, OPT_TLS },
+        { "insecure", 0, NULL, OPT_INSECURE },
         { "compress", 1, NULL, OPT_COMPRESS },
         { "max-bandwidth", 1, NULL, OPT_BW },
         { "json", 1, NULL, OPT_JSON },
@@ -277,7 +285,8 @@ int cmd_migrate(int argc, char **argv)
         { "help", 0, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *config_file = NULL, *ssh = "ssh", *tcp = NULL;
+    const char *config_file = NULL, *ssh = "ssh", *tcp = NULL, *tls = NULL;
+    int insecure = 0;
     const char *remote = "xlmig", *domain, *host = NULL;
     int opt, daemonize = 1, pause_after = 0, preserve = 0, debug = 0;
     int compress = 1, progress = 1, rc, nargs, have_enc = 0;
@@ -378,6 +387,20 @@ int cmd_migrate(int argc, char **argv)
             break;
         case OPT_NO_PROGRESS:
             progress = 0;
+            break;
+        case OPT_TLS: /* one argument, as --tcp; the port is optional */
+            tcp = tls = optarg;
+            free(thost);
+            thost = strndup(optarg, strcspn(optarg, ":"));
+            if (!thost || !*thost) {
+                rc = usage_error("invalid value '%s' for --tls (expected "
+                                 "HOST[:PORT])",
+                                 optarg);
+                goto out;
+            }
+            break;
+        case OPT_INSECURE:
+            insecure = 1;
             break;
         case OPT_REMOTE:
             remote = optarg;
@@ -488,7 +511,9 @@ int cmd_migrate(int argc, char **argv)
         fflush(json);
     }
 
-    if (tcp) {
+    if (tls) {
+        rc = tls_connect_configured(tls, NULL, insecure, 30000, &ch);
+    } else if (tcp) {
         rc = channel_tcp_connect_new(thost, tport, 30000, &ch);
     } else {
         if (!ssh[0]) {

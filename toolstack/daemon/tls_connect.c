@@ -21,7 +21,6 @@
 #define LOG_PREFIX "xlmig-tls-connect: "
 #include "common/log.h"
 #include "transport/tls.h"
-#include "transport/tls_conf.h"
 
 #define CONNECT_USAGE                                                     \
     "Usage: xlmig-tls-connect [-c FILE] [--insecure] HOST[:PORT] [...]\n" \
@@ -88,13 +87,11 @@ int main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *conf_path = NULL;
-    char *host = NULL, *port = NULL, *colon, buf[65536];
-    struct tls_ctx *ctx = NULL;
+    char buf[65536];
     struct channel *ch = NULL;
-    struct tls_conf conf;
     struct pump up = { 0 };
     pthread_t th;
-    int opt, rc, insecure = 0, have_conf = 0, started = 0;
+    int opt, rc, insecure = 0, started = 0;
     ssize_t n;
 
     /* "+": stop at HOST, the rest (xl's own arguments) is ignored */
@@ -119,34 +116,7 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    rc = tls_conf_init(&conf);
-    if (rc)
-        goto out;
-    have_conf = 1;
-    if (!conf_path)
-        conf_path = getenv("XLMIG_CONF");
-    rc = tls_conf_load(&conf, conf_path ? conf_path : TLS_CONF_DEFAULT,
-                       !conf_path);
-    if (rc)
-        goto out;
-    colon = strrchr(argv[optind], ':');
-    host = colon ? strndup(argv[optind], (size_t)(colon - argv[optind]))
-                 : strdup(argv[optind]);
-    port = strdup(colon ? colon + 1 : conf.port);
-    if (!host || !port || !*host || !*port) {
-        fprintf(stderr, "xlmig-tls-connect: bad HOST[:PORT] '%s'\n",
-                argv[optind]);
-        rc = -EINVAL;
-        goto out;
-    }
-    if (insecure) {
-        fprintf(stderr, "%s\n", tls_insecure_warning);
-        rc = channel_tcp_connect_new(host, port, 30000, &ch);
-    } else {
-        rc = tls_ctx_new(&conf.opts, 0, &ctx);
-        if (!rc)
-            rc = tls_channel_connect_new(ctx, host, port, 30000, &ch);
-    }
+    rc = tls_connect_configured(argv[optind], conf_path, insecure, 30000, &ch);
     if (rc)
         goto out;
     up.ch = ch;
@@ -178,10 +148,5 @@ out:
             rc = up.rc;
     }
     channel_free(ch);
-    tls_ctx_free(ctx);
-    if (have_conf)
-        tls_conf_dispose(&conf);
-    free(host);
-    free(port);
     return rc ? 1 : 0;
 }

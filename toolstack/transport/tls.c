@@ -24,6 +24,7 @@
 #define LOG_PREFIX "tls: "
 #include "common/log.h"
 #include "transport/tls.h"
+#include "transport/tls_conf.h"
 
 #define TLS_RELAY_BYTES     (256 << 10)
 #define TLS_DRAIN_MS        500
@@ -860,4 +861,51 @@ int tls_channel_connect_new(struct tls_ctx *ctx, const char *host,
     tcp->stream_fd = tcp->back_fd = -1;
     channel_free(tcp);
     return tls_channel_new(ctx, fd, host, ch_r, NULL);
+}
+
+int tls_connect_configured(const char *hostport, const char *conf_path,
+                           int insecure, int timeout_ms, struct channel **ch_r)
+{
+    struct tls_ctx *ctx = NULL;
+    struct tls_conf conf;
+    char *host = NULL, *port = NULL;
+    const char *colon = strrchr(hostport, ':');
+    int rc;
+
+    rc = tls_conf_init(&conf);
+    if (rc)
+        return rc;
+    if (!conf_path)
+        conf_path = getenv("XLMIG_CONF");
+    rc = tls_conf_load(&conf, conf_path ? conf_path : TLS_CONF_DEFAULT,
+                       !conf_path);
+    if (rc)
+        goto out;
+    host = colon ? strndup(hostport, (size_t)(colon - hostport))
+                 : strdup(hostport);
+    port = strdup(colon ? colon + 1 : conf.port);
+    if (!host || !port) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (!*host || !*port) {
+        LOG(ERROR, "bad HOST[:PORT] '%s'", hostport);
+        rc = -EINVAL;
+        goto out;
+    }
+    if (insecure) {
+        fprintf(stderr, "%s\n", tls_insecure_warning);
+        rc = channel_tcp_connect_new(host, port, timeout_ms, ch_r);
+        goto out;
+    }
+    rc = tls_ctx_new(&conf.opts, 0, &ctx);
+    if (rc)
+        goto out;
+    rc = tls_channel_connect_new(ctx, host, port, timeout_ms, ch_r);
+out:
+    tls_ctx_free(ctx);
+    tls_conf_dispose(&conf);
+    free(host);
+    free(port);
+    return rc;
 }

@@ -87,6 +87,15 @@ int tls_channel_connect_new(struct tls_ctx *ctx, const char *host,
                             const char *port, int timeout_ms,
                             struct channel **ch_r);
 
+/*
+ * The sender's connection as configured by xlmig.conf(5): conf_path, else
+ * $XLMIG_CONF, else /etc/xlmig/xlmig.conf (optional).  hostport is
+ * HOST[:PORT] (default port from the file).  insecure: plain TCP after
+ * printing tls_insecure_warning.  Every failure is reported on stderr.
+ */
+int tls_connect_configured(const char *hostport, const char *conf_path,
+                           int insecure, int timeout_ms, struct channel **ch_r);
+
 /* Keepalive and user timeout on a TCP socket (used by both sides). */
 void tls_tune_socket(int fd, const struct tls_opts *o);
 
