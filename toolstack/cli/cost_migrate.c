@@ -180,7 +180,13 @@ static void on_event(void *opaque, enum mig_event ev, const struct mig_stats *s,
                 (long long)rd->dirty_pages, ms(m->predicted_blackout_ns),
                 c->max_downtime_ms, m->throttle_pct ? ", throttle " : "",
                 m->throttle_pct, m->throttle_pct ? " %" : "");
-    if (ev == MIG_EV_DONE && c->began && s->suspend_ns)
+    if (ev == MIG_EV_DONE && c->began && s->suspend_ns &&
+        m->reason == COST_RUNNING)
+        fprintf(stderr,
+                "migration blackout: measured %.0f ms (no prediction: the "
+                "save ran without the precopy policy)\n",
+                ms(measured_ns(s)));
+    else if (ev == MIG_EV_DONE && c->began && s->suspend_ns)
         fprintf(stderr,
                 "migration blackout: predicted %.0f ms, measured %.0f ms "
                 "(limit %u ms, stop: %s%s%.0u%s)\n",
