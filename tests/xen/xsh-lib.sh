@@ -1,0 +1,117 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Helpers of the xenstore-hooks lab tests (tests/xen/3NN-*.sh), on top of
+# migrate-lib.sh (and tests/lab/lib.sh).  /xlmig in each dom0 is build/.
+#
+#   xsh_guest_create HOST NAME MEM_MIB IP   the test guest (PVH, idle
+#                                     workload) with the notice listener:
+#                                     its initramfs plus build/'s
+#                                     xsh-guest-extra.cpio.gz, booted with
+#                                     rdinit=/xsh-init
+#   xsh_console_wait HOST NAME WORD SECS   WORD in the guest's console log
+#   xsh_hooks_setup HOST DIR [FAIL_STAGE]  a recording hook in DIR (log
+#                                     DIR.log: stage, env, the state keys
+#                                     it sees); exits 3 at FAIL_STAGE
+#   xsh_state_empty HOST              nothing under /xlmig
+#   xsh_domid HOST NAME
+
+# shellcheck source=tests/xen/migrate-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/migrate-lib.sh"
+
+xsh_domid() { lab_exec -t 30 "$1" "xl domid $2" | grep -E '^[0-9]+$'; }
+
+xsh_guest_create()
+{
+    local h=$1 name=$2 mem=$3 ip=$4 last mac extra i out
+    last=${ip##*.}
+    mac=$(printf '00:16:3e:00:00:%02x' "$last")
+    extra="console=hvc0 rdinit=/xsh-init quiet gip=$ip mt_mb=16 mt_rate=0"
+    extra="$extra mt_hot=0 mt_seed=$last"
+    lab_log "create pvh guest $name on $h with the notice listener:" \
+        "${mem} MiB, ip $ip"
+    lab_guests+=("$h $name")
+    out=$(lab_exec -t 180 "$h" "
+        [ -f /xlmig/xenstore-hooks/guest/xsh-guest-extra.cpio.gz ] ||
+            { echo 'no xsh-guest-extra.cpio.gz in /xlmig (make tests)'; exit 1; }
+        cat /lab/guest/initrd.gz \
+            /xlmig/xenstore-hooks/guest/xsh-guest-extra.cpio.gz \
+            >/tmp/xsh-initrd.gz || exit 1
+        rm -f /var/log/xen/console/guest-$name.log
+        cat >/tmp/$name.cfg <<'XSH_EOF'
+name = \"$name\"
+type = \"pvh\"
+kernel = \"/lab/guest/vmlinuz\"
+ramdisk = \"/tmp/xsh-initrd.gz\"
+extra = \"$extra\"
+memory = $mem
+vcpus = 1
+vif = [ \"bridge=xenbr0,mac=$mac\" ]
+on_crash = \"preserve\"
+XSH_EOF
+        xl create /tmp/$name.cfg") || {
+        printf '%s\n' "$out"
+        lab_fail "xl create of $name on $h failed"
+    }
+    for i in $(seq 150); do
+        out=$(lab_exec -t 30 "$h" "
+            grep -q GUEST-FAILED /var/log/xen/console/guest-$name.log 2>/dev/null &&
+                echo failed && exit
+            printf 'ping\nquit\n' |
+                socat -t 5 -T 10 - TCP:$ip:7000,connect-timeout=2 2>/dev/null |
+                head -n 1")
+        case $out in
+        pong)
+            lab_log "guest $name answers"
+            return 0
+            ;;
+        failed)
+            lab_exec -t 30 "$h" "tail -n 20 /var/log/xen/console/guest-$name.log"
+            lab_fail "guest $name on $h failed to start"
+            ;;
+        esac
+        sleep 1
+    done
+    lab_fail "guest $name on $h: workload at $ip:7000 does not answer"
+}
+
+# xsh_console_wait HOST NAME WORD SECS: prints the first matching line.
+# The console log of a migrated-in guest may carry its --incoming name.
+xsh_console_wait()
+{
+    lab_exec -t $(($4 + 30)) "$1" "
+        i=0
+        while [ \$i -lt $(($4 * 10)) ]; do
+            l=\$(cat /var/log/xen/console/guest-$2.log \
+                /var/log/xen/console/guest-$2--incoming.log 2>/dev/null |
+                tr -d '\r' | grep -a -m1 -- '$3') && { echo \"\$l\"; exit 0; }
+            i=\$((i + 1)); sleep 0.1
+        done
+        exit 1"
+}
+
+xsh_hooks_setup() # xsh_hooks_setup HOST DIR [FAIL_STAGE]
+{
+    lab_exec -t 30 "$1" "rm -rf $2 $2.log; mkdir -p $2
+        cat >$2/10-record <<'XSH_EOF'
+#!/bin/sh
+# xenstore-hooks lab test: record the stage, the environment and the
+# state keys this hook can see
+{
+    echo \"hook \$1 domain=\$2 peer=\$3 role=\$XLMIG_ROLE\" \\
+        \"domid=\$XLMIG_DOMID uuid=\$XLMIG_UUID result=\$XLMIG_RESULT\"
+    [ -n \"\$XLMIG_UUID\" ] &&
+        xenstore-ls /xlmig/\$XLMIG_UUID 2>/dev/null | sed 's/^/  state: /'
+} >>$2.log
+[ \"\$1\" != '${3:-none}' ] || exit 3
+exit 0
+XSH_EOF
+        chmod 755 $2/10-record" || lab_fail "cannot write the hooks on $1"
+}
+
+xsh_state_empty() # xsh_state_empty HOST: fails if /xlmig has children
+{
+    local out
+    out=$(lab_exec -t 30 "$1" "xenstore-list /xlmig 2>/dev/null") || true
+    [ -z "$out" ] || lab_fail "state nodes left under /xlmig on $1: $out"
+}
