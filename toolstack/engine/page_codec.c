@@ -7,11 +7,13 @@
 #include "engine/page_codec.h"
 #include "engine/wire.h"
 
-#define WORDS      (PC_PAGE_SIZE / 8)
-#define NO_PFN     UINT64_MAX
-#define BYTE1S     0x0101010101010101ull
-#define HUGE_BYTES (2u << 20)
-#define SEEN_SHIFT 24 /* the seen map has 2^24 bits (2 MiB) */
+#define WORDS          (PC_PAGE_SIZE / 8)
+#define NO_PFN         UINT64_MAX
+#define BYTE1S         0x0101010101010101ull
+#define HUGE_BYTES     (2u << 20)
+/* the seen map: 256 bits per cache page, 2^16 ..= 2^24 bits */
+#define SEEN_MIN_SHIFT 16
+#define SEEN_MAX_SHIFT 24
 
 int pc_fill_kind(const uint8_t *page, uint64_t *pattern_r)
 {
@@ -159,7 +161,8 @@ struct pc_cache {
     uint64_t *stamp; /* per slot: clock at the last put */
     uint8_t *data;   /* per slot: one page (mmap) */
     uint64_t data_bytes;
-    uint64_t *seen; /* SEEN_BITS bits: hash of a pfn sent before */
+    uint64_t *seen; /* 2^seen_shift bits: hash of a pfn sent before */
+    unsigned seen_shift;
 };
 
 int pc_cache_new(uint64_t pages, struct pc_cache **cache_r)
@@ -176,7 +179,10 @@ int pc_cache_new(uint64_t pages, struct pc_cache **cache_r)
     n = c->nsets * PC_WAYS;
     c->pfn = malloc(n * sizeof(*c->pfn));
     c->stamp = calloc(n, sizeof(*c->stamp));
-    c->seen = calloc((1u << SEEN_SHIFT) / 64, sizeof(*c->seen));
+    c->seen_shift = SEEN_MIN_SHIFT;
+    while (c->seen_shift < SEEN_MAX_SHIFT && (1ull << c->seen_shift) < n * 256)
+        c->seen_shift++;
+    c->seen = calloc((1ull << c->seen_shift) / 64, sizeof(*c->seen));
     /* 2 MiB pages where the kernel gives them: far fewer page faults */
     c->data_bytes =
         (n * PC_PAGE_SIZE + HUGE_BYTES - 1) & ~(uint64_t)(HUGE_BYTES - 1);
@@ -274,7 +280,7 @@ void pc_cache_drop(struct pc_cache *cache, uint64_t pfn)
 
 int pc_cache_sent(struct pc_cache *cache, uint64_t pfn, const uint8_t *page)
 {
-    uint64_t h = (pfn * 0x9e3779b97f4a7c15ull) >> (64 - SEEN_SHIFT);
+    uint64_t h = (pfn * 0x9e3779b97f4a7c15ull) >> (64 - cache->seen_shift);
     uint64_t bit = 1ull << (h & 63);
 
     uint64_t s, w;

@@ -53,7 +53,8 @@ const uint8_t *pc_cache_get(const struct pc_cache *cache, uint64_t pfn);
 int pc_cache_put(struct pc_cache *cache, uint64_t pfn, const uint8_t *page);
 /*
  * A page with data (not all-zero) was sent for pfn: cache it if pfn was
- * sent before (a 2^24-bit map indexed by a hash of the pfn remembers it),
+ * sent before (a map of 256 bits per cache page, 2^16 to 2^24 bits,
+ * indexed by a hash of the pfn, remembers it),
  * or if its set has a free way; a first send never evicts.  So a guest
  * larger than the cache does not churn it in its first round, and the
  * pages dirtied again displace the pages sent once.  Returns 1 if an
