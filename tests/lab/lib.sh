@@ -198,12 +198,33 @@ lab_migrate()
             i=\$((i + 1)); [ \$i -gt 100 ] && exit 1; sleep 0.1
         done" || lab_fail "receiver on $dst did not start"
     lab_log "migrate $name $src -> $dst (xl migrate, socat -b524288)"
-    out=$(lab_exec -t 900 "$src" "
-        t0=\$(cut -d' ' -f1 /proc/uptime)
-        xl migrate -s '' $name 'socat -b524288 - TCP:$dip:$port' 2>&1
-        rc=\$?
-        t1=\$(cut -d' ' -f1 /proc/uptime)
-        echo \"lab-mig rc=\$rc s=\$(echo \$t0 \$t1 | awk '{ printf \"%.2f\", \$2 - \$1 }')\"")
+    # xl runs in the background in dom0 and is polled with short commands:
+    # a connection held open for minutes through QEMU's user networking
+    # does not survive a starved host (seen: "Connection reset by peer").
+    lab_exec -t 60 "$src" "
+        rm -f /tmp/lab-mig-$name.log
+        (t0=\$(cut -d' ' -f1 /proc/uptime)
+         xl migrate -s '' $name 'socat -b524288 - TCP:$dip:$port' \
+             >/tmp/lab-mig-$name.out 2>&1
+         rc=\$?
+         t1=\$(cut -d' ' -f1 /proc/uptime)
+         echo \"lab-mig rc=\$rc s=\$(echo \$t0 \$t1 |
+             awk '{ printf \"%.2f\", \$2 - \$1 }')\" >>/tmp/lab-mig-$name.out
+         mv /tmp/lab-mig-$name.out /tmp/lab-mig-$name.log) \
+            </dev/null >/dev/null 2>&1 &" ||
+        lab_fail "cannot start xl migrate on $src"
+    local deadline=$((SECONDS + 1200)) misses=0
+    out=""
+    while [ $SECONDS -lt $deadline ]; do
+        sleep 2
+        if out=$(lab_exec -t 30 "$src" "cat /tmp/lab-mig-$name.log 2>/dev/null"); then
+            misses=0
+            [ -n "$out" ] && break
+        else
+            misses=$((misses + 1))
+            [ $misses -gt 30 ] && break
+        fi
+    done
     lab_mig_rc=$(sed -n 's/^lab-mig rc=\([0-9]*\) .*/\1/p' <<<"$out")
     lab_mig_s=$(sed -n 's/^lab-mig rc=[0-9]* s=//p' <<<"$out")
     [ -n "$lab_mig_rc" ] || lab_mig_rc=255
