@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # lab: stock
-# timeout: 1500
+# timeout: 3000
 #
 # Migration over authenticated TLS through xlmigd on real (nested) Xen.
 # A test PKI (tests/tls/mk-certs) goes to build/tls-lab (/xlmig/tls-lab in
@@ -47,7 +47,7 @@ daemons_stop() {
     local h
     for h in A B; do lab_exec -t 30 "$h" "pkill -x xlmigd; sleep 0.5; pkill -x xlmigd" >/dev/null 2>&1; done
 }
-trap 'daemons_stop; lab_test_end $?' EXIT
+trap 'rc=$?; daemons_stop; lab_test_end $rc' EXIT
 
 g=mig401 ip=192.168.77.43
 ipa=$(lab_host_ip A) ipb=$(lab_host_ip B)
