@@ -17,7 +17,7 @@ mig_port=5160
 mig_recv_start B "$mig_port" xlmig
 mig_send A B "$g" xlmig
 # the receiver was never contacted
-recv=$(lab_exec -t 30 B "pkill -f 'TCP-LISTEN:$mig_port'; sleep 1
+recv=$(lab_exec -t 30 B "$(mig_kill_cmd "TCP-LISTEN:$mig_port"); sleep 1
     cat /tmp/mig-recv-$mig_port.log")
 if grep -q 'Ready to receive' <<<"$recv"; then
     lab_fail "the target was contacted"

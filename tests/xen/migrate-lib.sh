@@ -35,13 +35,19 @@ mig_test_begin()
     trap 'mig_rc_=$?; mig_cleanup; lab_test_end $mig_rc_' EXIT
 }
 
+# mig_kill_cmd REGEX: dom0 shell command killing the processes whose
+# command line matches REGEX (dom0 has no pkill)
+mig_kill_cmd()
+{
+    printf '%s' "for p in \$(ps | grep -E '$1' | grep -v grep | awk '{ print \$1 }'); do kill \$p; done; true"
+}
+
 mig_cleanup()
 {
     local h
     for h in $lab_hosts; do
-        lab_exec -t 30 "$h" "pkill -f 'TCP-LISTEN:51[0-9][0-9]'
-            pkill -f 'xlmig migrate-receive --listen'
-            pkill -f 'xlmig migrate '; true" >/dev/null 2>&1
+        lab_exec -t 30 "$h" "$(mig_kill_cmd 'TCP-LISTEN:51[0-9][0-9]|xlmig migrate')" \
+            >/dev/null 2>&1
     done
 }
 
@@ -81,7 +87,7 @@ mig_recv_log() # mig_recv_log HOST PORT
         until grep -q 'receiver exit status' /tmp/mig-recv-$2.log; do
             i=\$((i + 1)); [ \$i -gt 600 ] && break; sleep 0.1
         done
-        pkill -f 'TCP-LISTEN:$2' 2>/dev/null
+        $(mig_kill_cmd "TCP-LISTEN:$2")
         cat /tmp/mig-recv-$2.log" | sed 's/^/    recv| /'
 }
 
