@@ -140,11 +140,13 @@ xl create /tmp/$name.cfg") || {
     lab_fail "guest $name on $h: workload at $ip:7000 does not answer"
 }
 
-# lab_guest_ask HOST IP CMD -> the workload's one-line answer
+# lab_guest_ask HOST IP CMD -> the workload's one-line answer.  socat waits
+# (-t) for the guest to close after "quit": a verify of the whole workload
+# takes many seconds on a busy machine.
 lab_guest_ask()
 {
     lab_exec -t 240 "$1" "printf '%s\nquit\n' '$3' |
-        socat -t 5 -T 200 - TCP:$2:7000,connect-timeout=5 2>/dev/null |
+        socat -t 200 -T 200 - TCP:$2:7000,connect-timeout=5 2>/dev/null |
         head -n 1"
 }
 
