@@ -147,8 +147,13 @@ int main(int argc, char **argv)
         perror("xlmig-notice-guest: xs_open");
         return 2;
     }
-    if (write_key(h, ACK_KEY, "listening") || !xs_watch(h, EVENT_KEY, "ev")) {
-        fprintf(stderr, "xlmig-notice-guest: cannot subscribe\n");
+    if (write_key(h, ACK_KEY, "listening")) {
+        xs_close(h);
+        return 2;
+    }
+    if (!xs_watch(h, EVENT_KEY, "ev")) {
+        fprintf(stderr, "xlmig-notice-guest: cannot watch %s: %s\n", EVENT_KEY,
+                strerror(errno));
         xs_close(h);
         return 2;
     }
