@@ -4,4 +4,3 @@
 TESTS_XEN += tests/xen/101-migrate-xlmig-xlmig.sh \
 	tests/xen/102-migrate-xlmig-to-xl.sh \
 	tests/xen/103-migrate-xl-to-xlmig.sh
-DEPS_PKGS += socat
