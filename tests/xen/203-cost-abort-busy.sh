@@ -38,7 +38,8 @@ line=$(grep -c '^domain too busy: predicted blackout [0-9]* ms > limit 300 ms$' 
     <<<"$mig_out")
 [ "$line" = 1 ] || lab_fail "no single 'domain too busy' line"
 st=$(lab_guest_state A "$g") || lab_fail "$g is gone from A"
-case $st in *r* | *b*) ;; *) lab_fail "$g on A is not running (state $st)" ;; esac
+# "------" is runnable, waiting for a CPU (a busy lab)
+case $st in *p* | *s* | *c* | *d*) lab_fail "$g on A is not running (state $st)" ;; esac
 if lab_guest_state B "$g" >/dev/null; then lab_fail "$g exists on B"; fi
 v=$(lab_guest_verify A "$ip") || lab_fail "memory check: $v"
 cap=$(cost_cap A "$g")
