@@ -113,7 +113,7 @@ int main(int argc, char **argv)
     const char *cmd = NULL;
     char ev[VALUE_MAX], id[VALUE_MAX], dl[VALUE_MAX];
     char last_id[VALUE_MAX] = "";
-    int opt, once = 0, noticed = 0, rc;
+    int opt, once = 0, noticed = 0, rc, tries;
     unsigned num;
     char **w;
 
@@ -147,15 +147,17 @@ int main(int argc, char **argv)
         perror("xlmig-notice-guest: xs_open");
         return 2;
     }
-    if (write_key(h, ACK_KEY, "listening")) {
-        xs_close(h);
-        return 2;
-    }
-    if (!xs_watch(h, EVENT_KEY, "ev")) {
-        fprintf(stderr, "xlmig-notice-guest: cannot watch %s: %s\n", EVENT_KEY,
-                strerror(errno));
-        xs_close(h);
-        return 2;
+    /* early in boot xenbus may not be ready yet: retry for a minute */
+    for (tries = 0;; tries++) {
+        if (!write_key(h, ACK_KEY, "listening") && xs_watch(h, EVENT_KEY, "ev"))
+            break;
+        if (tries == 60) {
+            fprintf(stderr, "xlmig-notice-guest: cannot subscribe: %s\n",
+                    strerror(errno));
+            xs_close(h);
+            return 2;
+        }
+        sleep(1);
     }
     printf("XLMIG-LISTENING\n");
     /* a watch fires once when set, and again after every resume */
