@@ -176,6 +176,58 @@ static void test_cache(void **state)
     pc_cache_free(NULL);
 }
 
+/*
+ * In place: a delta applied on the copy from pc_cache_get_mut(), then
+ * pc_cache_sent(NULL) refreshes recency without a copy.  Slots get their
+ * page on first use: distinct pfns never share one, and an evicted slot's
+ * page is reused by its new pfn.
+ */
+static void test_cache_in_place(void **state)
+{
+    struct pc_cache *c;
+    uint8_t pg[4096], *m;
+    const uint8_t *p[4];
+    uint8_t delta[8];
+    uint64_t pfn;
+    int i, j;
+
+    assert_int_equal(pc_cache_new(4, &c), 0); /* one set of 4 ways */
+    for (pfn = 0; pfn < 4; pfn++) {
+        memset(pg, (int)pfn + 1, sizeof(pg));
+        assert_int_equal(pc_cache_sent(c, pfn, pg), 0);
+        assert_int_equal(pc_cache_sent(c, pfn, pg), 0); /* seen now */
+    }
+    for (i = 0; i < 4; i++) {
+        p[i] = pc_cache_get(c, (uint64_t)i);
+        assert_non_null(p[i]);
+        assert_int_equal(p[i][4095], i + 1);
+        for (j = 0; j < i; j++)
+            assert_ptr_not_equal(p[i], p[j]);
+    }
+    assert_null(pc_cache_get_mut(c, 77));
+    m = pc_cache_get_mut(c, 0);
+    assert_ptr_equal(m, p[0]);
+    /* zero run 10, then 2 new bytes */
+    delta[0] = 10;
+    delta[1] = 2;
+    delta[2] = 0xaa;
+    delta[3] = 0xbb;
+    assert_int_equal(pc_delta_decode(delta, 4, m), 0);
+    assert_int_equal(pc_cache_sent(c, 0, NULL), 0); /* pfn 0: newest */
+    assert_int_equal(pc_cache_get(c, 0)[10], 0xaa);
+    assert_int_equal(pc_cache_get(c, 0)[11], 0xbb);
+    assert_int_equal(pc_cache_get(c, 0)[12], 1);
+    /* pfn 1 is now the least recent: a second send of 50 evicts it */
+    memset(pg, 50, sizeof(pg));
+    assert_int_equal(pc_cache_sent(c, 50, pg), 0);
+    assert_int_equal(pc_cache_sent(c, 50, pg), 1);
+    assert_null(pc_cache_get(c, 1));
+    assert_non_null(pc_cache_get(c, 0));
+    assert_ptr_equal(pc_cache_get(c, 50), p[1]); /* its page, reused */
+    assert_int_equal(pc_cache_get(c, 50)[0], 50);
+    pc_cache_free(c);
+}
+
 static void test_crc32c(void **state)
 {
     static const char v[] = "123456789";
@@ -214,11 +266,9 @@ static void test_byte_order(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fill_kind),
-        cmocka_unit_test(test_delta),
-        cmocka_unit_test(test_delta_decode_bad),
-        cmocka_unit_test(test_cache),
-        cmocka_unit_test(test_crc32c),
+        cmocka_unit_test(test_fill_kind),        cmocka_unit_test(test_delta),
+        cmocka_unit_test(test_delta_decode_bad), cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_cache_in_place),   cmocka_unit_test(test_crc32c),
         cmocka_unit_test(test_byte_order),
     };
 

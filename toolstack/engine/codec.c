@@ -182,6 +182,15 @@ struct codec_enc {
     double link_bps_est;
     uint64_t win_start_ns, win_block_ns, win_bytes;
     uint64_t orig_pages; /* pages carried in wire mode */
+    /*
+     * Adaptive pass-through of whole PAGE_DATA records (stored in PASS,
+     * no page analysis, no cache update): running estimates of the
+     * analysed path (CPU ns and output bytes per input byte) and of the
+     * pass-through (CPU ns per byte: checksum), and the records passed
+     * since the last analysed one.
+     */
+    double an_ns_per_byte, an_ratio, pass_ns_per_byte;
+    unsigned passed_run, an_records;
 
     struct codec_stats st;
 };
@@ -238,6 +247,31 @@ static int enc_wire_record(struct codec_enc *e, uint8_t *rec, uint32_t type,
     wire_put32(rec + 8, crc);
     wire_put32(rec + 12, 0);
     return enc_write(e, rec, WIRE_HDR_BYTES + body_len);
+}
+
+/*
+ * Write one wire record whose body is head (at rec + WIRE_HDR_BYTES,
+ * head_len bytes) followed by tail_len bytes at tail, without copying the
+ * tail (a stored batch straight from the PAGE_DATA record).
+ */
+static int enc_wire_record2(struct codec_enc *e, uint8_t *rec, uint32_t type,
+                            size_t head_len, const uint8_t *tail,
+                            size_t tail_len)
+{
+    uint32_t crc;
+    int rc;
+
+    wire_put32(rec, type);
+    wire_put32(rec + 4, (uint32_t)(head_len + tail_len));
+    crc = wire_crc32c(0, rec, 8);
+    crc = wire_crc32c(crc, rec + WIRE_HDR_BYTES, head_len);
+    crc = wire_crc32c(crc, tail, tail_len);
+    wire_put32(rec + 8, crc);
+    wire_put32(rec + 12, 0);
+    rc = enc_write(e, rec, WIRE_HDR_BYTES + head_len);
+    if (rc || !tail_len)
+        return rc;
+    return enc_write(e, tail, tail_len);
 }
 
 static int enc_flush_pass(struct codec_enc *e)
@@ -454,18 +488,95 @@ static size_t enc_pfns(const struct xs_page_data *pd, uint8_t *nruns,
     return (size_t)(o + WIRE_PFN_RUN_BYTES - out);
 }
 
+#define PASS_PROBE_EVERY 16u  /* analyse one data record in this many */
+#define PASS_DEC_NSPB    0.15 /* prior: peer's copy + checksum per byte */
+/*
+ * Only where the analysis saves under 10 %: a passed record leaves the
+ * delta cache as it was, so passing compressible data would starve the
+ * next rounds of their deltas.
+ */
+#define PASS_MIN_RATIO   0.9
+/*
+ * Analysed data records before the first pass: the first ones pay the
+ * page faults of the cache and buffers and the compressor set-up, which
+ * would make the analysis look slower than it is.
+ */
+#define PASS_WARMUP      4u
+
+/*
+ * Send a PAGE_DATA record in PASS records: when the link outruns the page
+ * analysis and the analysis does not shrink the data (adaptive only).
+ */
+static bool enc_pass_pays(struct codec_enc *e, const struct xs_page_data *pd)
+{
+    double rb = (double)pd->rec_bytes, link, t_pass, t_an, t;
+
+    if (e->p.method != CODEC_ADAPTIVE || !pd->data_pages ||
+        pd->rec_bytes > WIRE_BODY_MAX || e->an_records < PASS_WARMUP ||
+        e->an_ratio < PASS_MIN_RATIO || e->passed_run + 1 >= PASS_PROBE_EVERY)
+        return false;
+    link = enc_link_bps(e);
+    t_pass = rb / link * 1e9;
+    t = rb * e->pass_ns_per_byte;
+    if (t > t_pass)
+        t_pass = t;
+    t = rb * PASS_DEC_NSPB;
+    if (t > t_pass)
+        t_pass = t;
+    /*
+     * Only where the encoder, not the link, is the bottleneck: on a slow
+     * link the bytes the analysis saves on later rounds (deltas against
+     * the pages it caches now) matter more than its CPU time.
+     */
+    t_an = rb * e->an_ratio / link * 1e9;
+    t = rb * e->an_ns_per_byte;
+    if (t <= t_an)
+        return false;
+    return t_pass < t;
+}
+
+static int enc_page_data_pass(struct codec_enc *e,
+                              const struct xs_page_data *pd)
+{
+    uint8_t hdr[WIRE_HDR_BYTES];
+    uint64_t t0 = cpu_now(e->p.clock), w0 = e->st.write_ns, t;
+    uint32_t crc;
+    int rc;
+
+    wire_put32(hdr, WIRE_T_PASS);
+    wire_put32(hdr + 4, (uint32_t)pd->rec_bytes);
+    crc = wire_crc32c(0, hdr, 8);
+    crc = wire_crc32c(crc, pd->rec, pd->rec_bytes);
+    wire_put32(hdr + 8, crc);
+    wire_put32(hdr + 12, 0);
+    rc = enc_write(e, hdr, sizeof(hdr));
+    if (!rc)
+        rc = enc_write(e, pd->rec, pd->rec_bytes);
+    if (rc)
+        return rc;
+    e->passed_run++;
+    e->st.pages_raw += pd->data_pages;
+    t = cpu_now(e->p.clock) - t0;
+    if (e->p.clock)
+        t -= e->st.write_ns - w0; /* the injected clock counts the link */
+    e->pass_ns_per_byte = (1 - EWMA_ALPHA) * e->pass_ns_per_byte +
+                          EWMA_ALPHA * (double)t / (double)pd->rec_bytes;
+    return 0;
+}
+
 static int enc_page_data(void *opaque, const struct xs_page_data *pd)
 {
     struct codec_enc *e = opaque;
     uint8_t *body, *kinds, *x, *bh;
-    const uint8_t *page, *old, *bsrc;
+    const uint8_t *page, *old, *bsrc, *stored_tail = NULL;
     uint32_t i, j = 0, nb = 0, n = pd->data_pages;
     uint64_t w, pfn, pat, t0, t1;
     unsigned ci = 0, method;
     int level = 0, k, len, rc;
     size_t delta_cap, bbytes, clen = 0;
     double best_cost = 0, fixed_ns;
-    uint64_t t_rec, w0, side_ns = 0;
+    uint64_t t_rec, w0, side_ns = 0, probe_ns = 0;
+    double an;
     bool contiguous = true;
 
     e->st.pages += n;
@@ -476,6 +587,8 @@ static int enc_page_data(void *opaque, const struct xs_page_data *pd)
     rc = enc_flush_pass(e);
     if (rc)
         return rc;
+    if (enc_pass_pays(e, pd))
+        return enc_page_data_pass(e, pd);
     rc = wire_buf_reserve(&e->out, &e->out_cap,
                           WIRE_HDR_BYTES + WIRE_PAGES_FIXED + 8ull * pd->count +
                               (size_t)n * (1u + 2u + 2u * XS_PAGE_SIZE) +
@@ -619,14 +732,19 @@ static int enc_page_data(void *opaque, const struct xs_page_data *pd)
         if (!clen) {
             method = WIRE_M_STORED;
             level = 0;
-            memcpy(x, bsrc, bbytes);
             clen = bbytes;
+            if (contiguous) {
+                stored_tail = bsrc; /* written from the record, no copy */
+            } else {
+                memcpy(x, bsrc, bbytes);
+            }
         }
         bh[0] = (uint8_t)method;
         bh[1] = (uint8_t)level;
         wire_put16(bh + 2, 0);
         wire_put32(bh + 4, (uint32_t)clen);
-        x += clen;
+        if (!stored_tail)
+            x += clen;
         e->st.batches++;
         e->st.batch_bytes_in += bbytes;
         e->st.batch_bytes_out += clen;
@@ -650,17 +768,35 @@ static int enc_page_data(void *opaque, const struct xs_page_data *pd)
             rc = enc_probe(e, ci, bsrc, bbytes, best_cost);
             if (rc)
                 return rc;
-            side_ns += cpu_now(e->p.clock) - t0;
+            probe_ns = cpu_now(e->p.clock) - t0;
+            side_ns += probe_ns;
         }
     }
     e->orig_pages += n;
-    rc = enc_wire_record(e, e->out, WIRE_T_PAGES, (size_t)(x - body));
+    rc = enc_wire_record2(e, e->out, WIRE_T_PAGES, (size_t)(x - body),
+                          stored_tail, stored_tail ? clen : 0);
     if (rc || !n)
         return rc;
     /* per-page cost of everything but compression, probes and the link */
     t1 = cpu_now(e->p.clock) - t_rec;
     if (e->p.clock)
         t1 -= e->st.write_ns - w0; /* the injected clock counts the link */
+    /*
+     * The analysed path as a whole (compression included, probes not),
+     * against the pass-through.
+     */
+    e->passed_run = 0;
+    e->an_records++;
+    an = (double)(t1 > probe_ns ? t1 - probe_ns : 0) / (double)pd->rec_bytes;
+    e->an_ns_per_byte =
+        e->an_records > 1
+            ? (1 - EWMA_ALPHA) * e->an_ns_per_byte + EWMA_ALPHA * an
+            : an;
+    e->an_ratio = (1 - EWMA_ALPHA) * e->an_ratio +
+                  EWMA_ALPHA *
+                      (double)(WIRE_HDR_BYTES + (size_t)(x - body) +
+                               (stored_tail ? clen : 0)) /
+                      (double)pd->rec_bytes;
     if (t1 > side_ns) {
         double ovh = (double)(t1 - side_ns) / n;
 
@@ -699,6 +835,8 @@ int codec_enc_new(const struct codec_params *p, codec_write_fn *write,
     e->want_switch = !p->start_raw;
     e->delta_cap = p->method == CODEC_RAW ? XS_PAGE_SIZE - 1 : XS_PAGE_SIZE / 3;
     e->link_bps_set = p->link_bps;
+    e->an_ratio = 1.0;
+    e->pass_ns_per_byte = 0.1;
     memcpy(e->cand, cand_init, sizeof(cand_init));
     xs_params_init(&xp);
     if (p->max_pfn)
@@ -1084,7 +1222,8 @@ static int dec_pages(struct codec_dec *d, const uint8_t *b, size_t len)
     uint8_t *pages, *page, *bh;
     uint64_t w, pfn, pat;
     size_t reclen, clen, used;
-    const uint8_t *old, *batch = NULL;
+    const uint8_t *batch = NULL;
+    uint8_t *cached;
     int rc;
 
     if (len < WIRE_PAGES_FIXED)
@@ -1230,12 +1369,14 @@ static int dec_pages(struct codec_dec *d, const uint8_t *b, size_t len)
             break;
         case WIRE_K_DELTA:
             dl = wire_get16(x);
-            old = d->cache ? pc_cache_get(d->cache, pfn) : NULL;
-            if (!old)
+            cached = d->cache ? pc_cache_get_mut(d->cache, pfn) : NULL;
+            if (!cached)
                 return dec_bad(d, "delta for a page not in the cache");
-            memcpy(page, old, XS_PAGE_SIZE);
-            if (pc_delta_decode(x + 2, dl, page))
+            /* in place on the cached copy (after an error the decoder
+             * only accepts _free()), then one copy out */
+            if (pc_delta_decode(x + 2, dl, cached))
                 return dec_bad(d, "corrupt delta");
+            memcpy(page, cached, XS_PAGE_SIZE);
             x += 2 + dl;
             d->st.pages_delta++;
             d->st.delta_bytes += dl;
@@ -1248,8 +1389,8 @@ static int dec_pages(struct codec_dec *d, const uint8_t *b, size_t len)
             if (kinds[j] == WIRE_K_ZERO)
                 pc_cache_drop(d->cache, pfn);
             else
-                d->st.cache_evictions +=
-                    (uint64_t)pc_cache_sent(d->cache, pfn, page);
+                d->st.cache_evictions += (uint64_t)pc_cache_sent(
+                    d->cache, pfn, kinds[j] == WIRE_K_DELTA ? NULL : page);
         }
         j++;
     }

@@ -32,7 +32,13 @@
  * every 32 batches.  Raw is always a candidate, so the codec is never
  * modelled slower than raw.  link_bps is given (codec_params.link_bps,
  * codec_enc_set_link_bps()) or measured from the time the write callback
- * blocks, with the clock of codec_params (injectable for tests).
+ * blocks, with the clock of codec_params (injectable for tests).  Where
+ * the encoder is the bottleneck (its CPU time for a record exceeds the
+ * link time) and the analysis saves under 10 %, whole PAGE_DATA records
+ * go verbatim in PASS records (checksum and write only, no page analysis,
+ * no cache update); the first 4 data records and one in 16 after that are
+ * analysed to keep the estimates current.  Their pages count as pages_raw
+ * in the encoder's stats.
  *
  * Delta cache: cache_bytes / 4096 slots (default 64 MiB), 4-way set
  * associative on a hash of the pfn; a page with data is inserted after it

@@ -159,7 +159,9 @@ struct pc_cache {
     uint64_t clock;
     uint64_t *pfn;   /* per slot; NO_PFN when free */
     uint64_t *stamp; /* per slot: clock at the last put */
-    uint8_t *data;   /* per slot: one page (mmap) */
+    uint32_t *dpage; /* per slot: 1 + its page in data; 0: none yet */
+    uint64_t dused;  /* pages of data handed out, in order */
+    uint8_t *data;   /* the slots' pages (mmap, touched as handed out) */
     uint64_t data_bytes;
     uint64_t *seen; /* 2^seen_shift bits: hash of a pfn sent before */
     unsigned seen_shift;
@@ -179,11 +181,18 @@ int pc_cache_new(uint64_t pages, struct pc_cache **cache_r)
     n = c->nsets * PC_WAYS;
     c->pfn = malloc(n * sizeof(*c->pfn));
     c->stamp = calloc(n, sizeof(*c->stamp));
+    c->dpage = calloc(n, sizeof(*c->dpage));
     c->seen_shift = SEEN_MIN_SHIFT;
     while (c->seen_shift < SEEN_MAX_SHIFT && (1ull << c->seen_shift) < n * 256)
         c->seen_shift++;
     c->seen = calloc((1ull << c->seen_shift) / 64, sizeof(*c->seen));
-    /* 2 MiB pages where the kernel gives them: far fewer page faults */
+    /*
+     * 2 MiB pages where the kernel gives them: far fewer page faults.  A
+     * slot gets its page of data when it is first stored, in order, so a
+     * guest smaller than the cache only makes the kernel clear (fault in)
+     * as much memory as it sends, not the whole cache the hash spreads
+     * its pfns over.
+     */
     c->data_bytes =
         (n * PC_PAGE_SIZE + HUGE_BYTES - 1) & ~(uint64_t)(HUGE_BYTES - 1);
     c->data = mmap(NULL, c->data_bytes, PROT_READ | PROT_WRITE,
@@ -195,7 +204,7 @@ int pc_cache_new(uint64_t pages, struct pc_cache **cache_r)
         (void)madvise(c->data, c->data_bytes, MADV_HUGEPAGE);
 #endif
     }
-    if (!c->pfn || !c->stamp || !c->data || !c->seen) {
+    if (!c->pfn || !c->stamp || !c->dpage || !c->data || !c->seen) {
         pc_cache_free(c);
         return -ENOMEM;
     }
@@ -211,6 +220,7 @@ void pc_cache_free(struct pc_cache *cache)
         return;
     free(cache->pfn);
     free(cache->stamp);
+    free(cache->dpage);
     free(cache->seen);
     if (cache->data)
         munmap(cache->data, cache->data_bytes);
@@ -237,11 +247,26 @@ static int64_t find(const struct pc_cache *c, uint64_t pfn)
     return -1;
 }
 
+/* The page of slot i, handed out on its first use. */
+static uint8_t *slot_page(struct pc_cache *c, uint64_t i)
+{
+    if (!c->dpage[i])
+        c->dpage[i] = (uint32_t)++c->dused;
+    return c->data + (uint64_t)(c->dpage[i] - 1) * PC_PAGE_SIZE;
+}
+
 const uint8_t *pc_cache_get(const struct pc_cache *cache, uint64_t pfn)
 {
     int64_t i = find(cache, pfn);
 
-    return i < 0 ? NULL : cache->data + (uint64_t)i * PC_PAGE_SIZE;
+    /* a slot holding a pfn has been stored, so it has its page */
+    return i < 0 ? NULL
+                 : cache->data + (uint64_t)(cache->dpage[i] - 1) * PC_PAGE_SIZE;
+}
+
+uint8_t *pc_cache_get_mut(struct pc_cache *cache, uint64_t pfn)
+{
+    return (uint8_t *)(uintptr_t)pc_cache_get(cache, pfn);
 }
 
 int pc_cache_put(struct pc_cache *cache, uint64_t pfn, const uint8_t *page)
@@ -266,7 +291,8 @@ int pc_cache_put(struct pc_cache *cache, uint64_t pfn, const uint8_t *page)
         i = (int64_t)best;
     }
     cache->stamp[i] = ++cache->clock;
-    memcpy(cache->data + (uint64_t)i * PC_PAGE_SIZE, page, PC_PAGE_SIZE);
+    if (page)
+        memcpy(slot_page(cache, (uint64_t)i), page, PC_PAGE_SIZE);
     return evicted;
 }
 

@@ -49,7 +49,16 @@ void pc_cache_free(struct pc_cache *cache);
 uint64_t pc_cache_pages(const struct pc_cache *cache);
 /* The cached copy of pfn, or NULL. */
 const uint8_t *pc_cache_get(const struct pc_cache *cache, uint64_t pfn);
-/* Returns 1 if an entry was evicted, else 0. */
+/*
+ * The cached copy of pfn, writable (to apply a delta in place, then
+ * pc_cache_sent() with page NULL), or NULL.
+ */
+uint8_t *pc_cache_get_mut(struct pc_cache *cache, uint64_t pfn);
+/*
+ * Returns 1 if an entry was evicted, else 0.  page NULL: the content is
+ * already in place (pfn must be cached: written through
+ * pc_cache_get_mut()); only the recency is updated.
+ */
 int pc_cache_put(struct pc_cache *cache, uint64_t pfn, const uint8_t *page);
 /*
  * A page with data (not all-zero) was sent for pfn: cache it if pfn was
@@ -58,7 +67,7 @@ int pc_cache_put(struct pc_cache *cache, uint64_t pfn, const uint8_t *page);
  * or if its set has a free way; a first send never evicts.  So a guest
  * larger than the cache does not churn it in its first round, and the
  * pages dirtied again displace the pages sent once.  Returns 1 if an
- * entry was evicted, else 0.
+ * entry was evicted, else 0.  page NULL as for pc_cache_put().
  */
 int pc_cache_sent(struct pc_cache *cache, uint64_t pfn, const uint8_t *page);
 void pc_cache_drop(struct pc_cache *cache, uint64_t pfn);
