@@ -43,7 +43,7 @@ name = \"$g--incoming\"
 type = \"pvh\"
 kernel = \"/lab/guest/vmlinuz\"
 ramdisk = \"/lab/guest/initrd.gz\"
-memory = 32
+memory = 128
 MIG_EOF
 xl create -p /tmp/mig-blocker.cfg" || lab_fail "cannot create the blocker"
 mig_port=5153
