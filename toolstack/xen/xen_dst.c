@@ -23,7 +23,6 @@ struct xen_dst {
     libxl_ctx *ctx;
 };
 
-
 int xen_dst_open(int verbosity, struct xen_dst **d_r)
 {
     struct xen_dst *d = calloc(1, sizeof(*d));
