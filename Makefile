@@ -123,8 +123,9 @@ check: tests
 
 # Every C file, header, shell script and man page that git tracks.
 LINT_C = $(shell git ls-files '*.c' '*.h')
-LINT_SH = $(shell git ls-files | xargs -r grep -lI '^\#!/bin/\(ba\)\?sh' \
-	2>/dev/null)
+LINT_SH = $(shell for f in $$(git ls-files); do \
+	head -c 32 "$$f" 2>/dev/null | grep -qE '^\#! ?/(usr/)?bin/(env )?(ba)?sh' \
+	&& echo "$$f"; done)
 # Pure cores: no Xen, GnuTLS or netlink header (STYLE.md).
 PURE_DIRS := toolstack/common toolstack/engine
 
