@@ -4,4 +4,5 @@
 TESTS_XEN += tests/xen/101-migrate-xlmig-xlmig.sh \
 	tests/xen/102-migrate-xlmig-to-xl.sh \
 	tests/xen/103-migrate-xl-to-xlmig.sh \
+	tests/xen/105-migrate-pv-shadow.sh \
 	tests/xen/106-migrate-pv-no-shadow.sh
