@@ -47,10 +47,9 @@ static int fd_for(struct channel *ch, int back)
     return back ? ch->back_fd : ch->stream_fd;
 }
 
-static ssize_t fdch_read(struct channel *ch, int back, void *buf, size_t len,
-                         int timeout_ms)
+ssize_t channel_fd_read(struct channel *ch, int fd, int back, void *buf,
+                        size_t len, int timeout_ms)
 {
-    int fd = fd_for(ch, back);
     ssize_t n;
     int rc;
 
@@ -73,10 +72,9 @@ static ssize_t fdch_read(struct channel *ch, int back, void *buf, size_t len,
     return n;
 }
 
-static ssize_t fdch_write(struct channel *ch, int back, const void *buf,
-                          size_t len, int timeout_ms)
+ssize_t channel_fd_write(struct channel *ch, int fd, int back, const void *buf,
+                         size_t len, int is_socket, int timeout_ms)
 {
-    int fd = fd_for(ch, back);
     ssize_t n;
     int rc;
 
@@ -86,7 +84,10 @@ static ssize_t fdch_write(struct channel *ch, int back, const void *buf,
         rc = channel_wait_fd(fd, 1, timeout_ms);
         if (rc)
             return rc;
-        n = write(fd, buf, len);
+        if (is_socket)
+            n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        else
+            n = write(fd, buf, len);
         if (n > 0)
             break;
         if (n < 0 && errno != EINTR && errno != EAGAIN)
@@ -97,6 +98,19 @@ static ssize_t fdch_write(struct channel *ch, int back, const void *buf,
     else
         ch->stream_bytes += (uint64_t)n;
     return n;
+}
+
+static ssize_t fdch_read(struct channel *ch, int back, void *buf, size_t len,
+                         int timeout_ms)
+{
+    return channel_fd_read(ch, fd_for(ch, back), back, buf, len, timeout_ms);
+}
+
+static ssize_t fdch_write(struct channel *ch, int back, const void *buf,
+                          size_t len, int timeout_ms)
+{
+    return channel_fd_write(ch, fd_for(ch, back), back, buf, len, 0,
+                            timeout_ms);
 }
 
 static int fdch_poll_fd(struct channel *ch, int back)

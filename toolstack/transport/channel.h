@@ -96,4 +96,17 @@ int channel_write_all(struct channel *ch, int back, const void *buf, size_t len,
 /* Wait until fd is readable (POLLIN) or writable: 0, -ETIMEDOUT, -errno. */
 int channel_wait_fd(int fd, int for_write, int timeout_ms);
 
+/*
+ * One read or write of at most len bytes on fd, waiting up to timeout_ms
+ * (-1: forever) for it to be ready, counted in ch's back_bytes or
+ * stream_bytes.  is_socket: send() without SIGPIPE instead of write().
+ * Returns the bytes moved (0 on EOF for a read) or a negative errno
+ * (-ETIMEDOUT on the deadline, -EBADF for fd < 0).  Channel types built on
+ * file descriptors implement their read and write ops with these.
+ */
+ssize_t channel_fd_read(struct channel *ch, int fd, int back, void *buf,
+                        size_t len, int timeout_ms);
+ssize_t channel_fd_write(struct channel *ch, int fd, int back, const void *buf,
+                         size_t len, int is_socket, int timeout_ms);
+
 #endif

@@ -545,54 +545,17 @@ fail:
 
 /* ---------------------------------------------------------- channel ops */
 
+/* Both directions share the relay socket to the TLS threads. */
 static ssize_t tlsch_read(struct channel *ch, int back, void *buf, size_t len,
                           int timeout_ms)
 {
-    ssize_t n;
-    int rc;
-
-    if (ch->stream_fd < 0)
-        return -EBADF;
-    for (;;) {
-        rc = channel_wait_fd(ch->stream_fd, 0, timeout_ms);
-        if (rc)
-            return rc;
-        n = recv(ch->stream_fd, buf, len, 0);
-        if (n >= 0)
-            break;
-        if (errno != EINTR && errno != EAGAIN)
-            return -errno;
-    }
-    if (back)
-        ch->back_bytes += (uint64_t)n;
-    else
-        ch->stream_bytes += (uint64_t)n;
-    return n;
+    return channel_fd_read(ch, ch->stream_fd, back, buf, len, timeout_ms);
 }
 
 static ssize_t tlsch_write(struct channel *ch, int back, const void *buf,
                            size_t len, int timeout_ms)
 {
-    ssize_t n;
-    int rc;
-
-    if (ch->stream_fd < 0)
-        return -EBADF;
-    for (;;) {
-        rc = channel_wait_fd(ch->stream_fd, 1, timeout_ms);
-        if (rc)
-            return rc;
-        n = send(ch->stream_fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0)
-            break;
-        if (n < 0 && errno != EINTR && errno != EAGAIN)
-            return -errno;
-    }
-    if (back)
-        ch->back_bytes += (uint64_t)n;
-    else
-        ch->stream_bytes += (uint64_t)n;
-    return n;
+    return channel_fd_write(ch, ch->stream_fd, back, buf, len, 1, timeout_ms);
 }
 
 static int tlsch_poll_fd(struct channel *ch, int back)
