@@ -118,6 +118,14 @@ xl create /tmp/$name.cfg") || {
         printf '%s\n' "$out"
         lab_fail "xl create of $name on $h failed"
     }
+    lab_guest_wait "$h" "$name" "$ip"
+}
+
+# lab_guest_wait HOST NAME IP: wait until the guest's workload answers on
+# IP:7000; fail the test if its /init reported GUEST-FAILED or it never does.
+lab_guest_wait()
+{
+    local h=$1 name=$2 ip=$3 out i
     for i in $(seq 150); do
         out=$(lab_exec -t 30 "$h" "
             grep -q GUEST-FAILED /var/log/xen/console/guest-$name.log 2>/dev/null &&

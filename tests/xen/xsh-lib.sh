@@ -53,26 +53,7 @@ XSH_EOF
         printf '%s\n' "$out"
         lab_fail "xl create of $name on $h failed"
     }
-    for i in $(seq 150); do
-        out=$(lab_exec -t 30 "$h" "
-            grep -q GUEST-FAILED /var/log/xen/console/guest-$name.log 2>/dev/null &&
-                echo failed && exit
-            printf 'ping\nquit\n' |
-                socat -t 5 -T 10 - TCP:$ip:7000,connect-timeout=2 2>/dev/null |
-                head -n 1")
-        case $out in
-        pong)
-            lab_log "guest $name answers"
-            return 0
-            ;;
-        failed)
-            lab_exec -t 30 "$h" "tail -n 20 /var/log/xen/console/guest-$name.log"
-            lab_fail "guest $name on $h failed to start"
-            ;;
-        esac
-        sleep 1
-    done
-    lab_fail "guest $name on $h: workload at $ip:7000 does not answer"
+    lab_guest_wait "$h" "$name" "$ip"
 }
 
 # xsh_console_wait HOST NAME WORD SECS: prints the first matching line.
