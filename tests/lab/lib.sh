@@ -240,7 +240,7 @@ lab_migrate()
         until grep -q 'receiver exit status' /tmp/lab-recv-$name.log; do
             i=\$((i + 1)); [ \$i -gt 300 ] && break; sleep 0.1
         done
-        pkill -f 'TCP-LISTEN:$port' 2>/dev/null
+        for p in \$(ps | grep 'TCP-LISTEN:$port' | grep -v grep | awk '{ print \$1 }'); do kill \$p; done  # no pkill in dom0
         echo lab-bytes=\$((\$(cat /sys/class/net/\$(cat /run/lab-link-dev)/statistics/rx_bytes) - \$(cat /tmp/lab-rx0-$name)))
         cat /tmp/lab-recv-$name.log")
     lab_mig_bytes=$(sed -n 's/^lab-bytes=//p' <<<"$recv")

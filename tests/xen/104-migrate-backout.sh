@@ -5,10 +5,13 @@
 #
 # Back-out of xlmig migrate on real Xen: failure at connect, during the
 # config exchange (a peer that is not a migration receiver), mid-precopy
-# (the target cuts the compressed stream) and a target that rejects the
-# stream (it cannot create the incoming domain).  Each time the guest
-# keeps running on the source with its memory intact, nothing is left on
-# either host; then the next migration succeeds.
+# (the target cuts the compressed stream), at suspend (the guest cannot
+# see the suspend request), before "ready" (the target's answer never
+# arrives) and a target that rejects the stream (it cannot create the
+# incoming domain).  Each time the guest keeps running on the source with
+# its memory intact and log-dirty off, nothing is left on either host (no
+# --incoming or nameless domain, no process, no xenstore node of a gone
+# domain); then the next migration succeeds.
 set -u
 # shellcheck source=tests/xen/migrate-lib.sh
 . "$(dirname "$0")/migrate-lib.sh"
@@ -36,7 +39,36 @@ mig_send A B "$g" xlmig
 mig_recv_log B "$mig_port"
 mig_expect_backout mid-precopy "Migration failed, resuming at sender." "$g" "$ip"
 
-# 4. the target rejects the stream: a domain named NAME--incoming already
+# 4. at suspend: the guest cannot read its control/shutdown node, so it
+#    never sees libxl's suspend request; libxl gives up after 60 s
+mig_port=5154
+domid=$(lab_exec -t 30 A "xl domid $g") || lab_fail "no domid for $g"
+node=/local/domain/$domid/control/shutdown
+perms=$(lab_exec -t 30 A "xenstore-ls -p /local/domain/$domid/control |
+    sed -n 's/^shutdown = .*(\\(.*\\))\$/\\1/p' | tr ',' ' '")
+lab_log "control/shutdown perms: '$perms'"
+[ -n "$perms" ] || lab_fail "cannot read the perms of $node"
+lab_exec -t 30 A "xenstore-chmod $node n0" || lab_fail "xenstore-chmod"
+mig_recv_start B "$mig_port" xlmig
+mig_send A B "$g" xlmig
+mig_recv_log B "$mig_port"
+# shellcheck disable=SC2086 # one argument per permission
+lab_exec -t 30 A "xenstore-chmod $node $perms" || lab_fail "xenstore-chmod back"
+mig_expect_backout "at suspend" "Migration failed, failed to suspend at sender." "$g" "$ip"
+
+# 5. before "ready": the target's back channel passes the banner and the
+#    capability answer (54 + 16 bytes), then swallows one byte of "ready"
+#    and closes; the sender (suspended by then) resumes, the target
+#    destroys its copy
+mig_port=5155
+mig_recv_start B "$mig_port" "sh:/xlmig/xlmig migrate-receive | { dd bs=1 count=70 2>/dev/null; dd bs=1 count=1 of=/dev/null 2>/dev/null; }"
+mig_send A B "$g" xlmig
+mig_recv_log B "$mig_port"
+grep -q '"event":"suspended"' <<<"$(lab_exec -t 30 A "cat /tmp/mig-$g.json")" ||
+    lab_fail "before ready: the guest was never suspended (not this case)"
+mig_expect_backout "before ready" "Migration failed, resuming at sender." "$g" "$ip"
+
+# 6. the target rejects the stream: a domain named NAME--incoming already
 #    exists there, so libxl refuses to create the incoming one
 lab_exec -t 120 B "cat >/tmp/mig-blocker.cfg <<'MIG_EOF'
 name = \"$g--incoming\"
@@ -46,7 +78,7 @@ ramdisk = \"/lab/guest/initrd.gz\"
 memory = 128
 MIG_EOF
 xl create -p /tmp/mig-blocker.cfg" || lab_fail "cannot create the blocker"
-mig_port=5153
+mig_port=5156
 mig_recv_start B "$mig_port" xlmig
 mig_send A B "$g" xlmig
 mig_recv_log B "$mig_port"
@@ -54,7 +86,7 @@ lab_exec -t 120 B "xl destroy $g--incoming" ||
     lab_fail "the blocker domain is gone: the target did not refuse"
 mig_expect_backout "target rejects" "Migration failed, resuming at sender." "$g" "$ip"
 
-# 5. and the next migration succeeds
+# 7. and the next migration succeeds
 mig_hop A B "$g" "$ip" xlmig xlmig
 lab_guest_destroy B "$g"
 mig_no_leftovers

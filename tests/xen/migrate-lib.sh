@@ -16,8 +16,11 @@
 #   mig_hop SRC DST NAME IP SENDER RECEIVER
 #                                       all of it plus placement and memory
 #                                       check; fails on any failure
-#   mig_no_leftovers                    no --incoming / --migratedaway
-#                                       domain, no migrate process on A, B
+#   mig_no_leftovers                    no --incoming / --migratedaway /
+#                                       nameless domain, no migrate or
+#                                       save-helper process, no xenstore
+#                                       node of a domain that is gone, on A, B
+#   mig_logdirty_off HOST NAME          log-dirty is off for NAME on HOST
 
 # shellcheck source=tests/lab/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lab/lib.sh"
@@ -145,13 +148,32 @@ mig_no_leftovers()
 {
     local h out
     for h in $lab_hosts; do
+        # shellcheck disable=SC2016 # expanded in dom0
         out=$(lab_exec -t 30 "$h" "xl list | awk 'NR > 1 { print \$1 }' |
-                grep -e '--incoming\$' -e '--migratedaway\$'
-            ps | grep -e 'migrate-receive' -e 'xlmig migrate' |
-                grep -v grep | grep -v 'sh -c'") || true
+                grep -e '--incoming\$' -e '--migratedaway\$' -e '^(null)\$'
+            ps | grep -e 'migrate-receive' -e 'xlmig migrate' \
+                    -e 'libxl-save-helper' |
+                grep -v grep | grep -v 'sh -c'
+            ids=\$(xl list | awk 'NR > 1 { print \$2 }')
+            for d in \$(xenstore-list /local/domain 2>/dev/null) \
+                     \$(xenstore-list /libxl 2>/dev/null); do
+                case \$d in *[!0-9]*) continue ;; esac
+                echo \"\$ids\" | grep -qx \"\$d\" ||
+                    echo \"xenstore node of gone domain \$d\"
+            done") || true
         [ -z "$out" ] || lab_fail "leftovers on $h: $out"
     done
-    lab_log "no leftovers: no --incoming/--migratedaway domain, no process"
+    lab_log "no leftovers: no --incoming/--migratedaway/(null) domain," \
+        "no process, no xenstore node of a gone domain"
+}
+
+# mig_logdirty_off HOST NAME: log-dirty mode is off for NAME on HOST
+# (tests/xen/logdirty-probe.c)
+mig_logdirty_off()
+{
+    local out
+    out=$(lab_exec -t 30 "$1" "/xlmig/tests/xen/xlmig-logdirty-probe \$(xl domid $2)" 2>&1)
+    [ "$out" = "log-dirty off" ] || lab_fail "$2 on $1: $out"
 }
 
 # mig_expect_backout WHAT PHRASE NAME IP: the failed migration just done
@@ -168,8 +190,10 @@ mig_expect_backout()
     *p* | *s* | *c* | *d*) lab_fail "$what: $name on A is not running ($st)" ;;
     esac
     v=$(lab_guest_verify A "$ip") || lab_fail "$what: memory check: $v"
+    mig_logdirty_off A "$name"
     mig_no_leftovers
-    lab_log "back-out ok ($what): $name runs on A ($st), memory $v"
+    lab_log "back-out ok ($what): $name runs on A ($st), log-dirty off," \
+        "memory $v"
 }
 
 # mig_json_field NAME: value of "NAME": in the "done" event of mig_json

@@ -6,3 +6,11 @@ TESTS_XEN += tests/xen/101-migrate-xlmig-xlmig.sh \
 	tests/xen/103-migrate-xl-to-xlmig.sh \
 	tests/xen/105-migrate-pv-shadow.sh \
 	tests/xen/106-migrate-pv-no-shadow.sh
+
+# xlmig-logdirty-probe DOMID (runs in dom0 as /xlmig/tests/xen/...): is
+# log-dirty off after a back-out (104)?
+CFLAGS_tests/xen = $(XEN_CFLAGS)
+$(O)/tests/xen/xlmig-logdirty-probe: $(O)/tests/xen/logdirty-probe.o
+	$(call say,LD,$@)
+	$(Q)$(CC) $(XLDFLAGS) $(LDFLAGS) $^ -o $@ $(XEN_LIBS)
+TEST_BINS += $(O)/tests/xen/xlmig-logdirty-probe

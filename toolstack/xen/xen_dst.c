@@ -69,6 +69,64 @@ static int xl_lock(void)
     return fd;
 }
 
+/* Domain ids that exist now (sorted as libxl lists them), or NULL. */
+static uint32_t *domids_now(libxl_ctx *ctx, int *n_r)
+{
+    libxl_dominfo *info;
+    uint32_t *ids;
+    int n;
+
+    *n_r = 0;
+    info = libxl_list_domain(ctx, &n);
+    if (!info)
+        return NULL;
+    ids = calloc((size_t)n + 1, sizeof(*ids));
+    if (ids) {
+        for (int i = 0; i < n; i++)
+            ids[i] = info[i].domid;
+        *n_r = n;
+    }
+    libxl_dominfo_list_free(info, n);
+    return ids;
+}
+
+/*
+ * After a failed restore: destroy every domain that appeared since
+ * (before[], n_before) and is ours: named NAME--incoming, or nameless
+ * (libxl failed between creating the domain and writing its name; xl
+ * list shows it as "(null)").  libxl normally destroys its half-built
+ * domain itself; this catches what it leaves behind.
+ */
+static void sweep_incoming(struct xen_dst *d, const uint32_t *before,
+                           int n_before, const char *incoming)
+{
+    libxl_dominfo *info;
+    int n, known;
+    char *nm;
+
+    info = libxl_list_domain(d->ctx, &n);
+    if (!info)
+        return;
+    for (int i = 0; i < n; i++) {
+        uint32_t id = info[i].domid;
+
+        known = id == 0;
+        for (int j = 0; j < n_before && !known; j++)
+            known = before[j] == id;
+        if (known)
+            continue;
+        nm = libxl_domid_to_name(d->ctx, id);
+        if (!nm || (incoming && !strcmp(nm, incoming))) {
+            LOG(WARN, "destroying domain %u (%s) left by the failed restore",
+                id, nm ? nm : "no name");
+            if (libxl_domain_destroy(d->ctx, id, NULL))
+                LOG(ERROR, "cannot destroy domain %u", id);
+        }
+        free(nm);
+    }
+    libxl_dominfo_list_free(info, n);
+}
+
 static int xen_restore(void *be, const char *config_json, int stream_fd,
                        int back_fd, uint32_t *domid_r, char **name_r)
 {
@@ -77,7 +135,8 @@ static int xen_restore(void *be, const char *config_json, int stream_fd,
     libxl_domain_restore_params params;
     uint32_t domid = INVALID_DOMID;
     char *name = NULL, *incoming = NULL;
-    int rc, lockfd = -1;
+    uint32_t *before = NULL;
+    int rc, lockfd = -1, n_before = 0;
 
     libxl_domain_config_init(&dc);
     libxl_domain_restore_params_init(&params);
@@ -98,6 +157,7 @@ static int xen_restore(void *be, const char *config_json, int stream_fd,
         dc.c_info.name = incoming;
         incoming = NULL;
     }
+    before = domids_now(d->ctx, &n_before);
     params.checkpointed_stream = LIBXL_CHECKPOINTED_STREAM_NONE;
     params.stream_version = 2;
     lockfd = xl_lock();
@@ -108,6 +168,8 @@ static int xen_restore(void *be, const char *config_json, int stream_fd,
     if (rc) {
         if (libxl_domid_valid_guest(domid))
             libxl_domain_destroy(d->ctx, domid, NULL);
+        if (before)
+            sweep_incoming(d, before, n_before, dc.c_info.name);
         goto out;
     }
     *domid_r = domid;
@@ -115,6 +177,7 @@ static int xen_restore(void *be, const char *config_json, int stream_fd,
     name = NULL;
 
 out:
+    free(before);
     free(name);
     free(incoming);
     libxl_domain_restore_params_dispose(&params);

@@ -408,11 +408,37 @@ static int xen_save(void *be, int fd, const struct mig_save_args *a)
     return rc;
 }
 
+/*
+ * Resume only a guest that is suspended: a save that failed before its
+ * suspend callback (connect, stream or policy abort in precopy) leaves
+ * the guest running, and xc_domain_resume() on a running guest fails
+ * with EINVAL.  libxc has already turned log-dirty off in its cleanup.
+ */
 static int xen_resume(void *be)
 {
     struct xen_src *s = be;
+    libxl_dominfo info;
+    int rc, suspended;
 
-    return libxl_domain_resume(s->ctx, s->domid, 1, NULL) ? -EIO : 0;
+    libxl_dominfo_init(&info);
+    rc = libxl_domain_info(s->ctx, &info, s->domid);
+    if (rc) {
+        LOG(ERROR, "domain %u: cannot read its state to resume it", s->domid);
+        rc = -ENOENT;
+        goto out;
+    }
+    suspended =
+        info.shutdown && info.shutdown_reason == LIBXL_SHUTDOWN_REASON_SUSPEND;
+    if (!suspended) {
+        LOG(INFO, "domain %u was not suspended: nothing to resume", s->domid);
+        rc = 0;
+        goto out;
+    }
+    rc = libxl_domain_resume(s->ctx, s->domid, 1, NULL) ? -EIO : 0;
+
+out:
+    libxl_dominfo_dispose(&info);
+    return rc;
 }
 
 static int xen_rename(void *be, const char *from, const char *to)
