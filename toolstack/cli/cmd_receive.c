@@ -212,6 +212,7 @@ int cmd_migrate_receive(int argc, char **argv)
     hook_ops = xsh_hooks_ops(&hooks);
     xsh_init(&xsh, xs ? &xsh_libxs_ops : NULL, xs, &hook_ops, "target", NULL,
              peer_buf);
+    xen_dst_catch_signals();
     wrap.inner = &xen_dst_ops;
     wrap.be = dst;
     wrap.c = &xsh;

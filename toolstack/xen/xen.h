@@ -37,6 +37,8 @@ const char *xen_src_config(const struct xen_src *s, uint32_t *len_r);
 extern const struct mig_src_ops xen_src_ops;
 
 int xen_dst_open(int verbosity, struct xen_dst **d_r);
+/* SIGTERM/SIGHUP/SIGINT during a restore: destroy the incoming domain. */
+void xen_dst_catch_signals(void);
 void xen_dst_free(struct xen_dst *d);
 extern const struct mig_dst_ops xen_dst_ops;
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,39 @@
 
 /* xl serialises domain creation with this lock (XEN_LOCK_DIR "/xl"). */
 #define XL_LOCK_FILE "/var/lock/xl"
+
+/*
+ * SIGTERM, SIGHUP, SIGINT (socat ends its EXEC child with SIGTERM when the
+ * connection closes; ssh with SIGHUP): before a restore starts they end
+ * the process at once; from then on, while an incoming domain may exist,
+ * they are recorded and the domain is destroyed instead of being left
+ * paused, half built and often nameless ("(null)"), by a process that
+ * died inside libxl.
+ */
+static volatile sig_atomic_t dst_busy, dst_stop;
+
+static void dst_on_signal(int sig)
+{
+    if (!dst_busy) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    dst_stop = sig;
+}
+
+void xen_dst_catch_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = dst_on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
 
 struct xen_dst {
     xentoollog_logger_stdiostream *logger;
@@ -160,6 +194,7 @@ static int xen_restore(void *be, const char *config_json, int stream_fd,
     before = domids_now(d->ctx, &n_before);
     params.checkpointed_stream = LIBXL_CHECKPOINTED_STREAM_NONE;
     params.stream_version = 2;
+    dst_busy = 1;
     lockfd = xl_lock();
     rc = libxl_domain_create_restore(d->ctx, &dc, &domid, stream_fd, back_fd,
                                      &params, NULL, NULL);
@@ -170,6 +205,15 @@ static int xen_restore(void *be, const char *config_json, int stream_fd,
             libxl_domain_destroy(d->ctx, domid, NULL);
         if (before)
             sweep_incoming(d, before, n_before, dc.c_info.name);
+        goto out;
+    }
+    if (dst_stop) {
+        fprintf(stderr,
+                "migration target: signal %d, destroying the "
+                "incoming domain\n",
+                (int)dst_stop);
+        libxl_domain_destroy(d->ctx, domid, NULL);
+        rc = ERROR_FAIL;
         goto out;
     }
     *domid_r = domid;
@@ -190,14 +234,22 @@ static int xen_dst_rename(void *be, uint32_t domid, const char *from,
 {
     struct xen_dst *d = be;
 
+    if (dst_stop)
+        return ERROR_FAIL; /* the session destroys the domain */
     return libxl_domain_rename(d->ctx, domid, from, to);
 }
 
 static int xen_unpause(void *be, uint32_t domid)
 {
     struct xen_dst *d = be;
+    int rc;
 
-    return libxl_domain_unpause(d->ctx, domid, NULL);
+    if (dst_stop)
+        return ERROR_FAIL;
+    rc = libxl_domain_unpause(d->ctx, domid, NULL);
+    if (!rc)
+        dst_busy = 0; /* the domain runs here now: nothing to undo */
+    return rc;
 }
 
 static int xen_dst_destroy(void *be, uint32_t domid)

@@ -33,7 +33,8 @@ struct xen_src {
     char *config;
     uint32_t config_len;
     const struct mig_save_args *sa;
-    int suspend_rc; /* libxl rc of a failed suspend, 0 */
+    int suspend_rc;     /* libxl rc of a failed suspend, 0 */
+    int suspend_called; /* libxc asked us to suspend the guest */
 };
 
 static const libxl_childproc_hooks child_hooks = {
@@ -314,11 +315,30 @@ static int write_libxl_end(int fd)
     return write_all(fd, b, sizeof(b));
 }
 
+/* 1 if the domain is shut down for suspend, 0 if not, -errno */
+static int domain_suspended(struct xen_src *s)
+{
+    libxl_dominfo info;
+    int rc;
+
+    libxl_dominfo_init(&info);
+    rc = libxl_domain_info(s->ctx, &info, s->domid);
+    if (rc)
+        rc = -ENOENT;
+    else
+        rc = info.shutdown &&
+             info.shutdown_reason == LIBXL_SHUTDOWN_REASON_SUSPEND;
+    libxl_dominfo_dispose(&info);
+    return rc;
+}
+
 static int cb_suspend(void *data)
 {
     struct xen_src *s = data;
-    int rc = libxl_domain_suspend_only(s->ctx, s->domid, NULL);
+    int rc;
 
+    s->suspend_called = 1;
+    rc = libxl_domain_suspend_only(s->ctx, s->domid, NULL);
     if (rc) {
         s->suspend_rc = rc;
         return 0;
@@ -377,6 +397,7 @@ static int xen_save(void *be, int fd, const struct mig_save_args *a)
 
     s->sa = a;
     s->suspend_rc = 0;
+    s->suspend_called = 0;
     memset(&cb, 0, sizeof(cb));
     cb.suspend = cb_suspend;
     cb.precopy_policy = cb_precopy_policy;
@@ -393,9 +414,11 @@ static int xen_save(void *be, int fd, const struct mig_save_args *a)
                             (a->debug ? XCFLAGS_DEBUG : 0),
                         &cb, XC_STREAM_PLAIN, -1);
     if (rc) {
-        if (s->suspend_rc == ERROR_GUEST_TIMEDOUT) {
-            LOG(ERROR, "domain %u did not respond to the suspend request",
-                s->domid);
+        if (s->suspend_rc == ERROR_GUEST_TIMEDOUT ||
+            (s->suspend_called && domain_suspended(s) == 0)) {
+            /* libxl may report success on a late "ack" although the
+             * guest never suspended: libxc then finds it running */
+            LOG(ERROR, "domain %u did not suspend", s->domid);
             return MIG_ESUSPEND;
         }
         LOG(ERROR, "saving domain %u failed%s", s->domid,
@@ -417,28 +440,17 @@ static int xen_save(void *be, int fd, const struct mig_save_args *a)
 static int xen_resume(void *be)
 {
     struct xen_src *s = be;
-    libxl_dominfo info;
-    int rc, suspended;
+    int st = domain_suspended(s);
 
-    libxl_dominfo_init(&info);
-    rc = libxl_domain_info(s->ctx, &info, s->domid);
-    if (rc) {
+    if (st < 0) {
         LOG(ERROR, "domain %u: cannot read its state to resume it", s->domid);
-        rc = -ENOENT;
-        goto out;
+        return st;
     }
-    suspended =
-        info.shutdown && info.shutdown_reason == LIBXL_SHUTDOWN_REASON_SUSPEND;
-    if (!suspended) {
+    if (!st) {
         LOG(INFO, "domain %u was not suspended: nothing to resume", s->domid);
-        rc = 0;
-        goto out;
+        return 0;
     }
-    rc = libxl_domain_resume(s->ctx, s->domid, 1, NULL) ? -EIO : 0;
-
-out:
-    libxl_dominfo_dispose(&info);
-    return rc;
+    return libxl_domain_resume(s->ctx, s->domid, 1, NULL) ? -EIO : 0;
 }
 
 static int xen_rename(void *be, const char *from, const char *to)
