@@ -571,6 +571,7 @@ static void run_fake2(struct fake *f, const struct tbuf *in, uint64_t set_bps,
     codec_params_init(&p);
     p.clock = &clk;
     p.link_bps = set_bps;
+    p.live_ratio_first = false; /* these runs test the time model */
     tb_init(&f->out);
     assert_int_equal(codec_enc_new(&p, fake_write, f, &e), 0);
     assert_int_equal(codec_enc_feed(e, in->data, in->len, NULL), 0);
@@ -617,6 +618,56 @@ static void test_adaptive(void **state)
     assert_true(st.link_bps > 15000000 && st.link_bps < 25000000);
     assert_int_equal(st.pages_raw, 0);
     assert_true(st.write_ns > 0);
+    tb_dispose(&in);
+}
+
+/*
+ * Live rounds vs the final round (live_ratio_first, the default): on a
+ * link far faster than the compressors the live part is still compressed
+ * (fewest bytes, zstd, never zlib), and after codec_enc_set_final() the
+ * time model sends the batches stored.  Byte-exact either way.
+ */
+static void test_adaptive_live_final(void **state)
+{
+    struct tbuf in, dec;
+    struct codec_params p;
+    struct fake f;
+    struct codec_clock clk = { fake_now, &f };
+    struct codec_enc *e;
+    struct codec_stats st, st_live;
+    size_t half;
+
+    tb_init(&in);
+    tb_stream(&in, 8192, 1, TB_TEXT, NULL);
+    half = in.len / 2;
+    memset(&f, 0, sizeof(f));
+    f.step_ns = 1000000;
+    codec_params_init(&p);
+    assert_true(p.live_ratio_first);
+    p.clock = &clk;
+    p.link_bps = 100000000000ull;
+    tb_init(&f.out);
+    assert_int_equal(codec_enc_new(&p, fake_write, &f, &e), 0);
+    assert_int_equal(codec_enc_feed(e, in.data, half, NULL), 0);
+    codec_enc_stats(e, &st_live);
+    codec_enc_set_final(e);
+    assert_int_equal(codec_enc_feed(e, in.data + half, in.len - half, NULL), 0);
+    assert_int_equal(codec_enc_finish(e), 0);
+    codec_enc_stats(e, &st);
+    codec_enc_free(e);
+    /* live: every batch compressed with zstd, none stored, no zlib */
+    assert_true(st_live.pages_zstd >= 3 * 1024);
+    assert_int_equal(st_live.pages_raw, 0);
+    assert_int_equal(st_live.pages_zlib, 0);
+    /* final: the time model stores what was left */
+    assert_true(st.pages_raw >= 3 * 1024);
+    assert_int_equal(st.pages_zstd + st.pages_lz4, st_live.pages_zstd);
+    tb_init(&dec);
+    assert_int_equal(decode(f.out.data, f.out.len, 0, &dec, NULL), 0);
+    assert_int_equal(dec.len, in.len);
+    assert_memory_equal(dec.data, in.data, in.len);
+    tb_dispose(&dec);
+    tb_dispose(&f.out);
     tb_dispose(&in);
 }
 
@@ -706,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_abort),
         cmocka_unit_test(test_adaptive),
         cmocka_unit_test(test_adaptive_pass),
+        cmocka_unit_test(test_adaptive_live_final),
         cmocka_unit_test(test_params),
     };
 

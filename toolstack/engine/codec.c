@@ -32,6 +32,7 @@
 #define EWMA_ALPHA       0.3
 #define LINK_WINDOW      (4u << 20)
 #define LINK_DEFAULT_BPS 125000000ull /* 1 Gbit/s until measured */
+#define LIVE_MIN_RATIO   0.97 /* live rounds: compress if it saves 3 % */
 
 /* Adaptive candidates: batch method and level, running estimates. */
 struct cand {
@@ -80,6 +81,7 @@ void codec_params_init(struct codec_params *p)
     memset(p, 0, sizeof(*p));
     p->method = CODEC_ADAPTIVE;
     p->cache_bytes = CODEC_CACHE_BYTES_DEFAULT;
+    p->live_ratio_first = true;
 }
 
 void codec_dec_params_init(struct codec_dec_params *p)
@@ -164,6 +166,7 @@ struct codec_enc {
     ZSTD_CCtx *zc;
 
     bool want_switch, switched, ended, failed;
+    int final; /* stop-and-copy round begun (atomic: set by another thread) */
     /* buffers grow as needed, up to the caps of the format */
     uint8_t *pass; /* a PASS record: <= WIRE_HDR_BYTES + WIRE_PASS_MAX */
     size_t pass_len, pass_cap;
@@ -380,11 +383,18 @@ static double cand_cost(const struct cand *c, double fixed_ns,
     return m > dec ? m : dec;
 }
 
-/* The candidate of least modelled time; stored wins ties. */
+/*
+ * The candidate of least modelled time; stored wins ties.  In the live
+ * rounds (live_ratio_first, before the final round) the candidate of
+ * least ratio among the fast ones instead: there the guest still runs,
+ * the bytes are what the migration costs the network (and what the final
+ * round's deltas are made against), and zstd-3 costs about what zstd-1
+ * does (docs/performance.md); stored unless that saves 3 %.
+ */
 static unsigned enc_choose(struct codec_enc *e, double fixed_ns,
                            double fixed_bytes, double nb, double *cost_r)
 {
-    double link = enc_link_bps(e), best = 0, cost;
+    double link = enc_link_bps(e), best = 0, cost, r;
     unsigned i, pick = 0;
 
     for (i = 0; i < NCAND; i++) {
@@ -395,6 +405,21 @@ static unsigned enc_choose(struct codec_enc *e, double fixed_ns,
         }
     }
     *cost_r = best;
+    if (!e->p.live_ratio_first || __atomic_load_n(&e->final, __ATOMIC_RELAXED))
+        return pick;
+    pick = 0;
+    r = LIVE_MIN_RATIO;
+    for (i = 1; i < NCAND; i++) {
+        if (e->cand[i].method == WIRE_M_ZLIB)
+            continue; /* 4-8x zstd's CPU for the same bytes */
+        if (e->cand[i].ratio < r) {
+            r = e->cand[i].ratio;
+            pick = i;
+        }
+    }
+    cost = cand_cost(&e->cand[pick], fixed_ns, fixed_bytes, nb, link);
+    if (cost > *cost_r)
+        *cost_r = cost; /* probes: relative to what runs */
     return pick;
 }
 
@@ -942,6 +967,11 @@ int codec_enc_enable_compression(struct codec_enc *e)
 {
     e->want_switch = true;
     return 0;
+}
+
+void codec_enc_set_final(struct codec_enc *e)
+{
+    __atomic_store_n(&e->final, 1, __ATOMIC_RELAXED);
 }
 
 void codec_enc_set_link_bps(struct codec_enc *e, uint64_t link_bps)

@@ -94,6 +94,13 @@ struct codec_params {
     bool start_raw;       /* pass through until enable_compression() */
     uint64_t max_pfn;     /* parser cap; 0: XS_MAX_PFN_DEFAULT */
     const struct codec_clock *clock; /* NULL: CLOCK_MONOTONIC; kept */
+    /*
+     * Adaptive only.  true (default): until codec_enc_set_final(), i.e.
+     * in the live rounds, pick the batch method of fewest bytes among the
+     * fast ones (stored, lz4, zstd-1, zstd-3), the time model only in the
+     * stop-and-copy round; false: the time model throughout.
+     */
+    bool live_ratio_first;
 };
 
 struct codec_dec_params {
@@ -160,6 +167,12 @@ int codec_enc_feed(struct codec_enc *enc, const void *buf, size_t len,
                    size_t *used_r);
 /* Switch to the wire format at the next libxc record boundary. */
 int codec_enc_enable_compression(struct codec_enc *enc);
+/*
+ * The guest is suspended: what follows is the stop-and-copy round, where
+ * time is blackout, so the adaptive encoder picks the method of least
+ * modelled time from now on.  Safe to call from another thread.
+ */
+void codec_enc_set_final(struct codec_enc *enc);
 /* Link throughput in bytes/s (0: measure again). */
 void codec_enc_set_link_bps(struct codec_enc *enc, uint64_t link_bps);
 /*

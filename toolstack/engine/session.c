@@ -213,6 +213,8 @@ static void on_suspended(void *opaque)
     if (!s->stats->suspend_ns)
         s->stats->suspend_ns = mig_now_ns();
     pthread_mutex_unlock(&s->lock);
+    if (s->enc->suspended)
+        s->enc->suspended(s->enc->opaque);
     emit(s, MIG_EV_SUSPENDED, NULL, 0);
 }
 

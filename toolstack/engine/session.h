@@ -78,6 +78,8 @@ struct stream_encoder {
     int (*finish)(void *enc, struct channel *ch);
     int (*enable)(void *enc, uint32_t peer_caps);
     void (*abort)(void *enc, struct channel *ch, int rc);
+    /* optional: the guest is suspended (final round); any thread */
+    void (*suspended)(void *enc);
     uint32_t needs_caps; /* 0: never switches */
     void *opaque;
 };

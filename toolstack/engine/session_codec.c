@@ -39,6 +39,13 @@ static int enc_enable(void *opaque, uint32_t peer_caps)
     return codec_enc_enable_compression(e->enc);
 }
 
+static void enc_suspended(void *opaque)
+{
+    struct session_codec_enc *e = opaque;
+
+    codec_enc_set_final(e->enc);
+}
+
 static void enc_abort(void *opaque, struct channel *ch, int rc)
 {
     struct session_codec_enc *e = opaque;
@@ -62,6 +69,7 @@ int session_codec_enc_init(struct session_codec_enc *e,
     e->ops.finish = enc_finish;
     e->ops.enable = enc_enable;
     e->ops.abort = enc_abort;
+    e->ops.suspended = enc_suspended;
     e->ops.needs_caps = XLPROTO_CAP_CODEC_V1;
     e->ops.opaque = e;
     return codec_enc_new(&cp, enc_out, e, &e->enc);
