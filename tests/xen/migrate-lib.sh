@@ -91,6 +91,11 @@ mig_recv_log() # mig_recv_log HOST PORT
             i=\$((i + 1)); [ \$i -gt 600 ] && break; sleep 0.1
         done
         $(mig_kill_cmd "TCP-LISTEN:$2")
+        # a receiver run by a script outlives socat: let it clean up
+        i=0
+        while ps | grep -v grep | grep -q 'migrate-receive'; do
+            i=\$((i + 1)); [ \$i -gt 600 ] && break; sleep 0.1
+        done
         cat /tmp/mig-recv-$2.log" | sed 's/^/    recv| /'
 }
 

@@ -96,9 +96,9 @@ struct codec_params {
     const struct codec_clock *clock; /* NULL: CLOCK_MONOTONIC; kept */
     /*
      * Adaptive only.  true (default): until codec_enc_set_final(), i.e.
-     * in the live rounds, pick the batch method of fewest bytes among the
-     * fast ones (stored, lz4, zstd-1, zstd-3), the time model only in the
-     * stop-and-copy round; false: the time model throughout.
+     * in the live rounds, compress batches with zstd-3 (the fewest bytes
+     * of the fast methods; stored if that saves < 3 %), the time model
+     * only in the stop-and-copy round; false: the time model throughout.
      */
     bool live_ratio_first;
 };
