@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # lab: stock
-# timeout: 1800
+# timeout: 2700
 #
 # Back-out of xlmig migrate on real Xen: failure at connect, during the
 # config exchange (a peer that is not a migration receiver), mid-precopy
@@ -52,8 +52,13 @@ lab_exec -t 30 A "xenstore-chmod $node n0" || lab_fail "xenstore-chmod"
 mig_recv_start B "$mig_port" xlmig
 mig_send A B "$g" xlmig
 mig_recv_log B "$mig_port"
+# what libxl left in the node (it cancels a request it timed out on; a
+# "suspend" left there would reach the guest once it can read the node)
+lab_log "control/shutdown after the failed suspend:" \
+    "'$(lab_exec -t 30 A "xenstore-read $node")'"
 # shellcheck disable=SC2086 # one argument per permission
-lab_exec -t 30 A "xenstore-chmod $node $perms" || lab_fail "xenstore-chmod back"
+lab_exec -t 30 A "xenstore-write $node '' && xenstore-chmod $node $perms" ||
+    lab_fail "xenstore-chmod back"
 mig_expect_backout "at suspend" "Migration failed, failed to suspend at sender." "$g" "$ip"
 
 # 5. before "ready": the target's back channel passes the banner and the

@@ -85,7 +85,7 @@ MIG_EOF" || lab_fail "cannot write the receiver script on $h"
 
 mig_recv_log() # mig_recv_log HOST PORT
 {
-    lab_exec -t 120 "$1" "
+    lab_exec -t 240 "$1" "
         i=0
         until grep -q 'receiver exit status' /tmp/mig-recv-$2.log; do
             i=\$((i + 1)); [ \$i -gt 600 ] && break; sleep 0.1
