@@ -15,9 +15,10 @@
  *       a notice (e.g. on the target after the migration): print
  *       "XLMIG-DONE", subscribe again, and with -1 exit 0.
  *   xlmig-notice-guest probe
- *       Try what a guest must not be able to do and print
- *       "XLMIG-PROBE state-write=E state-read=E notice-write=E" (errno
- *       names, "ok" if it worked); exit 0 when all were refused.
+ *       Try what a guest must not be able to do and print "XLMIG-PROBE
+ *       PATH state-read=E state-write=E state-create=E notice-write=E"
+ *       (PATH: /xlmig/U/phase, U from the guest's vm key; errno names,
+ *       "ok" if it worked); exit 0 when all were refused.
  * Output is line-buffered on stdout (the console in the test guest).
  */
 #include <errno.h>
@@ -68,17 +69,28 @@ static const char *errname(int rc)
     }
 }
 
+/* What a guest must not be able to do, while a migration runs: read or
+ * write its own state subtree (/xlmig/U, U from its "vm" key), create
+ * anything under /xlmig, forge its notice. */
 static int probe(struct xsg *g)
 {
-    char v[VALUE_MAX];
-    int w1, r, w2;
+    char vm[VALUE_MAX], path[VALUE_MAX + 16], v[VALUE_MAX];
+    const char *uuid;
+    int r, w, c, n;
 
-    w1 = xsg_write(g, "/xlmig/guest-probe", "x");
-    r = xsg_read(g, "/xlmig", v, sizeof(v));
-    w2 = xsg_write(g, EVENT_KEY, "forged");
-    printf("XLMIG-PROBE state-write=%s state-read=%s notice-write=%s\n",
-           errname(w1), errname(r), errname(w2));
-    return !w1 || !r || !w2 ? 1 : 0;
+    if (xsg_read(g, "vm", vm, sizeof(vm)) || !(uuid = strrchr(vm, '/')) ||
+        strlen(uuid + 1) != 36 || strspn(uuid + 1, "0123456789abcdef-") != 36)
+        snprintf(path, sizeof(path), "/xlmig");
+    else
+        snprintf(path, sizeof(path), "/xlmig/%s/phase", uuid + 1);
+    r = xsg_read(g, path, v, sizeof(v));
+    w = xsg_write(g, path, "forged");
+    c = xsg_write(g, "/xlmig/guest-probe", "x");
+    n = xsg_write(g, EVENT_KEY, "forged");
+    printf("XLMIG-PROBE %s state-read=%s state-write=%s state-create=%s "
+           "notice-write=%s\n",
+           path, errname(r), errname(w), errname(c), errname(n));
+    return !r || !w || !c || !n ? 1 : 0;
 }
 
 static void run_cmd(const char *cmd, const char *id, const char *dl)
