@@ -44,7 +44,7 @@ lab_log "sender: $ev"
 grep -q '"listening":true,"acked":true' <<<"$ev" ||
     lab_fail "the guest was not noticed or did not ack: $ev"
 wait_ms=$(sed -n 's/.*"wait_ms":\([0-9]*\).*/\1/p' <<<"$ev")
-[ -n "$wait_ms" ] && [ "$wait_ms" -lt $((notice * 1000 / 2)) ] ||
+[ "${wait_ms:-999999}" -lt $((notice * 1000 / 2)) ] ||
     lab_fail "waited ${wait_ms:-?} ms of $notice s: not ended by the ack"
 
 # the guest's side, on A: notice, ack, and from inside the guest the probe
@@ -103,11 +103,11 @@ printf '%s\n' "$hooks_a" | sed 's/^/    A hooks| /'
 printf '%s\n' "$hooks_b" | sed 's/^/    B hooks| /'
 grep -q "^hook pre-migrate domain=$g .*role=source" <<<"$hooks_a" ||
     lab_fail "no pre-migrate hook on A"
-sed -n '/^hook pre-blackout/,/^hook /p' <<<"$hooks_a" >/tmp/xsh301.$$
-grep -q '^  state: phase = "pre-blackout"' /tmp/xsh301.$$ &&
-    grep -q '^  state: predicted-blackout-ms = "[0-9]*"' /tmp/xsh301.$$ ||
-    { rm -f /tmp/xsh301.$$; lab_fail "the pre-blackout hook did not see its state"; }
-rm -f /tmp/xsh301.$$
+pb=$(sed -n '/^hook pre-blackout/,/^hook /p' <<<"$hooks_a")
+grep -q '^  state: phase = "pre-blackout"' <<<"$pb" ||
+    lab_fail "the pre-blackout hook did not see phase pre-blackout"
+grep -q '^  state: predicted-blackout-ms = "[0-9]*"' <<<"$pb" ||
+    lab_fail "the pre-blackout hook did not see predicted-blackout-ms"
 for h in A B; do
     [ $h = A ] && hl=$hooks_a role=source || hl=$hooks_b role=target
     grep -q "^hook post-migrate domain=$g .*role=$role.*result=ok" <<<"$hl" ||

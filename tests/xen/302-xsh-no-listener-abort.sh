@@ -57,9 +57,11 @@ hooks=$(lab_exec -t 30 A "cat /tmp/xsh-hooks.log")
 printf '%s\n' "$hooks" | sed 's/^/    A hooks| /'
 grep -q "^hook failed domain=$g .*result=failed" <<<"$hooks" ||
     lab_fail "no failed hook"
-sed -n '/^hook failed/,$p' <<<"$hooks" | grep -q '^  state: result = "failed"' &&
-    sed -n '/^hook failed/,$p' <<<"$hooks" | grep -q '^  state: phase = "done"' ||
-    lab_fail "the failed hook did not see the subtree final"
+fh=$(sed -n '/^hook failed/,$p' <<<"$hooks")
+grep -q '^  state: result = "failed"' <<<"$fh" ||
+    lab_fail "the failed hook did not see result failed"
+grep -q '^  state: phase = "done"' <<<"$fh" ||
+    lab_fail "the failed hook did not see phase done"
 xsh_state_empty A
 xsh_no_leak B
 lab_log "failed migration: notice back to none, failed hook ran, no state"

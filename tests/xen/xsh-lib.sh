@@ -135,7 +135,7 @@ xsh_no_leak() # xsh_no_leak HOST: after every guest is gone
         for d in /local/domain /vm /libxl /xlmig; do
             xenstore-list \$d 2>/dev/null | grep -vx 0 | sed \"s#^#\$d/#\"
         done") || true
-    [ -z "$out" ] || lab_fail "xenstore nodes left on $1: $(echo $out)"
+    [ -z "$out" ] || lab_fail "xenstore nodes left on $1: $(tr '\n' ' ' <<<"$out")"
 }
 
 xsh_state_watch_start() # xsh_state_watch_start HOST
