@@ -20,6 +20,8 @@ xsh_test_begin
 g=xsh301 ip=192.168.77.51 notice=60
 xsh_hooks_setup A /tmp/xsh-hooks
 xsh_hooks_setup B /tmp/xsh-hooks
+paths_a=$(xsh_paths A)
+paths_b=$(xsh_paths B)
 xsh_guest_create A "$g" 128 "$ip"
 xsh_console_wait A "$g" XLMIG-LISTENING 60 >/dev/null ||
     lab_fail "the guest's listener did not start"
@@ -124,6 +126,6 @@ lab_log "state subtree live on A and B, final at the end, removed on both"
 lab_guest_destroy B "$g"
 mig_no_leftovers
 lab_leak_check
-xsh_no_leak A
-xsh_no_leak B
+xsh_no_leak A "$paths_a"
+xsh_no_leak B "$paths_b"
 lab_log "no xenstore node left on A or B"

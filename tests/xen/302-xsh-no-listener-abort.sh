@@ -19,6 +19,8 @@ set -u
 xsh_test_begin
 
 g=xsh302 ip=192.168.77.52
+paths_a=$(xsh_paths A)
+paths_b=$(xsh_paths B)
 lab_guest_create A "$g" pvh 128 "$ip" 0 0 16
 d=$(xsh_domid A "$g") || lab_fail "no domid for $g"
 
@@ -63,7 +65,7 @@ grep -q '^  state: result = "failed"' <<<"$fh" ||
 grep -q '^  state: phase = "done"' <<<"$fh" ||
     lab_fail "the failed hook did not see phase done"
 xsh_state_empty A
-xsh_no_leak B
+xsh_no_leak B "$paths_b"
 lab_log "failed migration: notice back to none, failed hook ran, no state"
 
 # 3. success without waiting
@@ -80,6 +82,6 @@ lab_log "success: not waited for, no state left"
 lab_guest_destroy B "$g"
 mig_no_leftovers
 lab_leak_check
-xsh_no_leak A
-xsh_no_leak B
+xsh_no_leak A "$paths_a"
+xsh_no_leak B "$paths_b"
 lab_log "no xenstore node left on A or B"

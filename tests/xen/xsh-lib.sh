@@ -18,9 +18,9 @@
 #                                     DIR.log: stage, env, the state keys
 #                                     it sees); exits 3 at FAIL_STAGE
 #   xsh_state_empty HOST              nothing under /xlmig
-#   xsh_no_leak HOST                  only Domain-0's nodes under
-#                                     /local/domain, /vm and /libxl, nothing
-#                                     under /xlmig (no guest left)
+#   xsh_paths HOST                    all xenstore paths of dom0, sorted
+#   xsh_no_leak HOST BEFORE           the paths are BEFORE's again (no
+#                                     node left), /xlmig is empty
 #   xsh_state_watch_start HOST        snapshot /xlmig in dom0 whenever it
 #   xsh_state_watch_stop HOST         changes (every 0.2 s); stop prints
 #                                     the snapshots, "--" between them
@@ -128,14 +128,24 @@ xsh_state_empty() # xsh_state_empty HOST: fails if /xlmig has children
     [ -z "$out" ] || lab_fail "state nodes left under /xlmig on $1: $out"
 }
 
-xsh_no_leak() # xsh_no_leak HOST: after every guest is gone
+xsh_paths() # xsh_paths HOST: every xenstore path in dom0, sorted
 {
-    local out
-    out=$(lab_exec -t 30 "$1" "
-        for d in /local/domain /vm /libxl /xlmig; do
-            xenstore-list \$d 2>/dev/null | grep -vx 0 | sed \"s#^#\$d/#\"
-        done") || true
-    [ -z "$out" ] || lab_fail "xenstore nodes left on $1: $(tr '\n' ' ' <<<"$out")"
+    lab_exec -t 60 "$1" "xenstore-ls -f / | sed 's/ = .*//' | sort" ||
+        lab_fail "cannot list xenstore on $1"
+}
+
+# xsh_no_leak HOST BEFORE: the paths now are BEFORE's (from xsh_paths
+# before the test made anything), and nothing is under /xlmig
+xsh_no_leak()
+{
+    local now diff
+    now=$(xsh_paths "$1")
+    # (the empty /xlmig stays once made: its children are checked below)
+    diff=$(diff <(printf '%s\n' "$2") <(printf '%s\n' "$now") |
+        grep '^[<>]' | grep -vx '[<>] /xlmig') || true
+    [ -z "$diff" ] ||
+        lab_fail "xenstore on $1 differs from before the test: $diff"
+    xsh_state_empty "$1"
 }
 
 xsh_state_watch_start() # xsh_state_watch_start HOST
