@@ -7,7 +7,8 @@
 #   xsh_hooks.c   hook-script runner (fork/exec, timeout, process group)
 #   xsh_libxs.c   the libxenstore adapter
 #   guest/xlmig-notice-guest.c   the guest-side reference program, static
-#                 (it runs in the test guest's initramfs)
+#                 (it runs in the test guest's initramfs), over
+#   guest/xsg.c   its own xenstore wire client (not libxenstore: see xsg.h)
 
 XSH_CORE_OBJS := $(O)/xenstore-hooks/xsh.o $(O)/xenstore-hooks/xsh_hooks.o
 XSH_OBJS := $(XSH_CORE_OBJS) $(O)/xenstore-hooks/xsh_libxs.o
@@ -21,13 +22,16 @@ CFLAGS_toolstack/cli += -Ixenstore-hooks
 XLMIG_OBJS += $(XSH_OBJS)
 $(O)/xlmig: $(XSH_OBJS)
 
-# The guest program: static, for the initramfs (libxenstore.a and
-# libxentoolcore.a are in libxen-dev).  With SAN=1 dynamic, like memtest.
+# The guest program: static, for the initramfs; it speaks the xenstore
+# wire protocol itself (xen/io/xs_wire.h from libxen-dev), because the
+# static libxenstore.a has no reader thread and loses replies to watch
+# events (guest/xsg.h).  With SAN=1 dynamic, like memtest.
+XSG_OBJ := $(O)/xenstore-hooks/guest/xsg.o
 XSH_GUEST := $(O)/xenstore-hooks/guest/xlmig-notice-guest
-$(XSH_GUEST): $(O)/xenstore-hooks/guest/xlmig-notice-guest.o
+$(XSH_GUEST): $(O)/xenstore-hooks/guest/xlmig-notice-guest.o $(XSG_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(XLDFLAGS) $(LDFLAGS) $(if $(filter 1,$(SAN)),,-static) \
-	    $^ -o $@ -lxenstore -lxentoolcore -pthread
+	    $^ -o $@
 all: $(XSH_GUEST)
 TEST_BINS += $(XSH_GUEST)
 

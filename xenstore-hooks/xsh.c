@@ -364,6 +364,7 @@ int xsh_state_begin(struct xsh_ctx *c, const char *phase)
         return rc;
     }
     memcpy(c->state_path, path, sizeof(path));
+    c->state_final = 0;
     rc = xsh_state_set(c, "role", c->role);
     if (!rc)
         rc = xsh_state_set(c, "domain", c->domain);
@@ -376,6 +377,19 @@ int xsh_state_begin(struct xsh_ctx *c, const char *phase)
     return rc;
 }
 
+int xsh_state_final(struct xsh_ctx *c, const char *result)
+{
+    int rc;
+
+    if (!c->ops || !c->state_path[0] || c->state_final)
+        return 0;
+    rc = xsh_state_set(c, "result", result);
+    if (!rc)
+        rc = xsh_state_set(c, "phase", "done");
+    c->state_final = 1;
+    return rc;
+}
+
 int xsh_state_end(struct xsh_ctx *c, const char *result)
 {
     int rc;
@@ -383,12 +397,12 @@ int xsh_state_end(struct xsh_ctx *c, const char *result)
     if (!c->ops || !c->state_path[0])
         return 0;
     /* automation watching the subtree sees the result before removal */
-    xsh_state_set(c, "result", result);
-    xsh_state_set(c, "phase", "done");
+    xsh_state_final(c, result);
     rc = c->ops->rm(c->xs, c->state_path);
     if (rc)
         LOGEV(WARN, -rc, "cannot remove %s", c->state_path);
     c->state_path[0] = '\0';
+    c->state_final = 0;
     return rc;
 }
 
@@ -459,8 +473,10 @@ void xsh_mig_event(void *opaque, enum mig_event ev, const struct mig_stats *s,
             if (c->notice_sent)
                 xsh_notice_clear(c);
             xsh_state_set(c, "phase", "failed");
+            xsh_state_final(c, "failed");
             xsh_run_hooks(c, XSH_STAGE_FAILED, "failed");
         } else {
+            xsh_state_final(c, "ok");
             xsh_run_hooks(c, XSH_STAGE_POST_MIGRATE, "ok");
         }
         xsh_state_end(c, status ? "failed" : "ok");
@@ -525,6 +541,8 @@ const struct mig_dst_ops xsh_dst_ops = {
 
 void xsh_target_done(struct xsh_ctx *c, int status)
 {
+    /* the last hooks see the outcome in the subtree, then it goes */
+    xsh_state_final(c, status ? "failed" : "ok");
     if (status)
         xsh_run_hooks(c, XSH_STAGE_FAILED, "failed");
     else

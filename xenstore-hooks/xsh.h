@@ -113,6 +113,7 @@ struct xsh_ctx {
     char uuid[37];
     char dom_path[XSH_PATH_MAX];   /* /local/domain/D, "" before attach */
     char state_path[XSH_PATH_MAX]; /* /xlmig/U, "" when not created */
+    int state_final;               /* result and phase "done" written */
     char event_id[24];
     int notice_sent;
     int hooks_failed_stage; /* a later-stage hook failed (logged) */
@@ -151,14 +152,17 @@ int xsh_notice_clear(struct xsh_ctx *c);
 int xsh_state_begin(struct xsh_ctx *c, const char *phase);
 int xsh_state_set(struct xsh_ctx *c, const char *key, const char *value);
 int xsh_state_set_u64(struct xsh_ctx *c, const char *key, uint64_t v);
-/* Write result ("ok"/"failed") and phase "done", then remove the
- * subtree (and /xlmig when it is left empty is not touched). */
+/* Mark the subtree final: result ("ok"/"failed"), then phase "done";
+ * once.  The post-migrate and failed hooks run after it. */
+int xsh_state_final(struct xsh_ctx *c, const char *result);
+/* xsh_state_final if not done yet, then remove the subtree (/xlmig
+ * itself stays, empty). */
 int xsh_state_end(struct xsh_ctx *c, const char *result);
 
 /* A struct mig_observer's event function over a struct xsh_ctx on the
  * source: state keys per event, pre-blackout hooks when the policy
  * decides to stop, and at MIG_EV_DONE the notice cleared on failure,
- * post-migrate or failed hooks and xsh_state_end. */
+ * xsh_state_final, post-migrate or failed hooks and xsh_state_end. */
 void xsh_mig_event(void *opaque, enum mig_event ev, const struct mig_stats *s,
                    const struct precopy_round *r, int status);
 
@@ -176,7 +180,7 @@ struct xsh_dst_wrap {
     int restored;
 };
 extern const struct mig_dst_ops xsh_dst_ops;
-/* post-migrate or failed hooks, then xsh_state_end. */
+/* xsh_state_final, post-migrate or failed hooks, then xsh_state_end. */
 void xsh_target_done(struct xsh_ctx *c, int status);
 
 #endif

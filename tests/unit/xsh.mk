@@ -7,3 +7,6 @@ TEST_OBJS_test_xsh := $(O)/xenstore-hooks/xsh.o
 $(eval $(call unit_test,test_xsh))
 TEST_OBJS_test_xsh_hooks := $(XSH_CORE_OBJS)
 $(eval $(call unit_test,test_xsh_hooks))
+# the guest side's own xenstore client, over a socketpair (test_xsh_guest)
+TEST_OBJS_test_xsh_guest := $(XSG_OBJ)
+$(eval $(call unit_test,test_xsh_guest))

@@ -8,16 +8,19 @@
 #     exit 1 with the hook's name, the transport never started, no notice
 #     key written, no state node, the guest runs with its memory intact;
 #  2. a failed migration (no receiver) after the notice: the guest keeps
-#     running, its notice reads "none" again, the failed hook ran, no
-#     state node is left;
+#     running, its notice reads "none" again, the failed hook ran and saw
+#     the subtree final (result failed, phase done), no state node is
+#     left and nothing was created on B;
 #  3. a successful migration is not held up by the notice (not waited
-#     for), and no state node is left on either host.
+#     for), and no xenstore node is left on either host.
 set -u
 # shellcheck source=tests/xen/xsh-lib.sh
 . "$(dirname "$0")/xsh-lib.sh"
-lab_test_begin stock
+xsh_test_begin
 
 g=xsh302 ip=192.168.77.52
+paths_a=$(xsh_paths A)
+paths_b=$(xsh_paths B)
 lab_guest_create A "$g" pvh 128 "$ip" 0 0 16
 d=$(xsh_domid A "$g") || lab_fail "no domid for $g"
 
@@ -56,8 +59,13 @@ hooks=$(lab_exec -t 30 A "cat /tmp/xsh-hooks.log")
 printf '%s\n' "$hooks" | sed 's/^/    A hooks| /'
 grep -q "^hook failed domain=$g .*result=failed" <<<"$hooks" ||
     lab_fail "no failed hook"
+fh=$(sed -n '/^hook failed/,$p' <<<"$hooks")
+grep -q '^  state: result = "failed"' <<<"$fh" ||
+    lab_fail "the failed hook did not see result failed"
+grep -q '^  state: phase = "done"' <<<"$fh" ||
+    lab_fail "the failed hook did not see phase done"
 xsh_state_empty A
-xsh_state_empty B
+xsh_no_leak B "$paths_b"
 lab_log "failed migration: notice back to none, failed hook ran, no state"
 
 # 3. success without waiting
@@ -74,3 +82,6 @@ lab_log "success: not waited for, no state left"
 lab_guest_destroy B "$g"
 mig_no_leftovers
 lab_leak_check
+xsh_no_leak A "$paths_a"
+xsh_no_leak B "$paths_b"
+lab_log "no xenstore node left on A or B"

@@ -2,8 +2,9 @@
 /*
  * xlmig-notice-guest: the guest side of xlmig's migration notice
  * (docs/xenstore-hooks.md).  Runs inside a Xen guest; talks to xenstore
- * through libxenstore (/dev/xen/xenbus), with paths relative to the
- * guest's own /local/domain/<domid>.
+ * through /dev/xen/xenbus with its own small client (xsg.c; xsg.h says
+ * why not libxenstore), with paths relative to the guest's own
+ * /local/domain/<domid>.
  *
  *   xlmig-notice-guest [-c CMD] [-1]
  *       Subscribe (data/xlmig-ack = "listening"), watch
@@ -14,9 +15,10 @@
  *       a notice (e.g. on the target after the migration): print
  *       "XLMIG-DONE", subscribe again, and with -1 exit 0.
  *   xlmig-notice-guest probe
- *       Try what a guest must not be able to do and print
- *       "XLMIG-PROBE state-write=E state-read=E notice-write=E" (errno
- *       names, "ok" if it worked); exit 0 when all were refused.
+ *       Try what a guest must not be able to do and print "XLMIG-PROBE
+ *       PATH state-read=E state-write=E state-create=E notice-write=E"
+ *       (PATH: /xlmig/U/phase, U from the guest's vm key; errno names,
+ *       "ok" if it worked); exit 0 when all were refused.
  * Output is line-buffered on stdout (the console in the test guest).
  */
 #include <errno.h>
@@ -25,107 +27,125 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <xenstore.h>
+#include "xsg.h"
 
-#define EVENT_KEY "data/xlmig/maintenance-event"
-#define ID_KEY    "data/xlmig/event-id"
-#define DL_KEY    "data/xlmig/deadline"
-#define ACK_KEY   "data/xlmig-ack"
-#define VALUE_MAX 128u
+#define EVENT_KEY     "data/xlmig/maintenance-event"
+#define ID_KEY        "data/xlmig/event-id"
+#define DL_KEY        "data/xlmig/deadline"
+#define ACK_KEY       "data/xlmig-ack"
+#define VALUE_MAX     128u
+#define SUBSCRIBE_MAX 60 /* tries, one a second */
 
-/* The value at path, cut to VALUE_MAX-1 bytes, "" when unreadable. */
-static void read_key(struct xs_handle *h, const char *path, char *buf)
+/* The value at path, "" when unreadable or too long. */
+static void read_key(struct xsg *g, const char *path, char *buf)
 {
-    unsigned len = 0;
-    char *v = xs_read(h, XBT_NULL, path, &len);
-
-    buf[0] = '\0';
-    if (!v)
-        return;
-    if (len >= VALUE_MAX)
-        len = VALUE_MAX - 1;
-    memcpy(buf, v, len);
-    buf[len] = '\0';
-    free(v);
+    if (xsg_read(g, path, buf, VALUE_MAX))
+        buf[0] = '\0';
 }
 
-static int write_key(struct xs_handle *h, const char *path, const char *v)
+static int write_key(struct xsg *g, const char *path, const char *v)
 {
-    if (!xs_write(h, XBT_NULL, path, v, (unsigned)strlen(v))) {
+    int rc = xsg_write(g, path, v);
+
+    if (rc)
         fprintf(stderr, "xlmig-notice-guest: cannot write %s: %s\n", path,
-                strerror(errno));
-        return -errno;
-    }
-    return 0;
+                strerror(-rc));
+    return rc;
 }
 
-static const char *errname(int ok, int e)
+static const char *errname(int rc)
 {
-    if (ok)
+    switch (rc) {
+    case 0:
         return "ok";
-    switch (e) {
-    case EACCES:
+    case -EACCES:
         return "EACCES";
-    case EPERM:
+    case -EPERM:
         return "EPERM";
-    case ENOENT:
+    case -ENOENT:
         return "ENOENT";
     default:
         return "error";
     }
 }
 
-static int probe(struct xs_handle *h)
+/* What a guest must not be able to do, while a migration runs: read or
+ * write its own state subtree (/xlmig/U, U from its "vm" key), create
+ * anything under /xlmig, forge its notice. */
+static int probe(struct xsg *g)
 {
-    unsigned len;
-    char *v;
-    int w1, e1, r, e2, w2, e3;
+    char vm[VALUE_MAX], path[VALUE_MAX + 16], v[VALUE_MAX];
+    const char *uuid;
+    int r, w, c, n;
 
-    w1 = xs_write(h, XBT_NULL, "/xlmig/guest-probe", "x", 1);
-    e1 = errno;
-    v = xs_read(h, XBT_NULL, "/xlmig", &len);
-    r = v != NULL;
-    e2 = errno;
-    free(v);
-    w2 = xs_write(h, XBT_NULL, EVENT_KEY, "forged", 6);
-    e3 = errno;
-    printf("XLMIG-PROBE state-write=%s state-read=%s notice-write=%s\n",
-           errname(w1, e1), errname(r, e2), errname(w2, e3));
-    return w1 || r || w2 ? 1 : 0;
+    if (xsg_read(g, "vm", vm, sizeof(vm)) || !(uuid = strrchr(vm, '/')) ||
+        strlen(uuid + 1) != 36 || strspn(uuid + 1, "0123456789abcdef-") != 36)
+        snprintf(path, sizeof(path), "/xlmig");
+    else
+        snprintf(path, sizeof(path), "/xlmig/%s/phase", uuid + 1);
+    r = xsg_read(g, path, v, sizeof(v));
+    w = xsg_write(g, path, "forged");
+    c = xsg_write(g, "/xlmig/guest-probe", "x");
+    n = xsg_write(g, EVENT_KEY, "forged");
+    printf("XLMIG-PROBE %s state-read=%s state-write=%s state-create=%s "
+           "notice-write=%s\n",
+           path, errname(r), errname(w), errname(c), errname(n));
+    return !r || !w || !c || !n ? 1 : 0;
 }
 
 static void run_cmd(const char *cmd, const char *id, const char *dl)
 {
-    char buf[512];
     int st;
 
     setenv("XLMIG_EVENT_ID", id, 1);
     setenv("XLMIG_DEADLINE", dl, 1);
-    snprintf(buf, sizeof(buf), "%s", cmd);
-    st = system(buf);
+    st = system(cmd);
     if (st != 0)
         fprintf(stderr, "xlmig-notice-guest: '%s' exited with %d\n", cmd, st);
 }
 
+/* Connect, write "listening" and set the watch.  Early in boot xenbus
+ * may not answer yet: retry with a fresh connection for a minute. */
+static int subscribe(struct xsg *g)
+{
+    int rc, tries;
+
+    for (tries = 1;; tries++) {
+        rc = xsg_open(g, NULL);
+        if (!rc)
+            rc = xsg_write(g, ACK_KEY, "listening");
+        if (!rc)
+            rc = xsg_watch(g, EVENT_KEY, "ev");
+        if (!rc)
+            return 0;
+        xsg_close(g);
+        if (tries == SUBSCRIBE_MAX || rc == -ENOENT || rc == -EACCES) {
+            fprintf(stderr, "xlmig-notice-guest: cannot subscribe: %s\n",
+                    strerror(-rc));
+            return rc;
+        }
+        sleep(1);
+    }
+}
+
 int main(int argc, char **argv)
 {
-    struct xs_handle *h;
+    struct xsg g;
     const char *cmd = NULL;
     char ev[VALUE_MAX], id[VALUE_MAX], dl[VALUE_MAX];
     char last_id[VALUE_MAX] = "";
-    int opt, once = 0, noticed = 0, rc, tries;
-    unsigned num;
-    char **w;
+    int opt, once = 0, noticed = 0, rc;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc == 2 && !strcmp(argv[1], "probe")) {
-        h = xs_open(0);
-        if (!h) {
-            perror("xlmig-notice-guest: xs_open");
+        rc = xsg_open(&g, NULL);
+        if (rc) {
+            fprintf(stderr, "xlmig-notice-guest: cannot open xenstore: %s\n",
+                    strerror(-rc));
             return 2;
         }
-        rc = probe(h);
-        xs_close(h);
+        rc = probe(&g);
+        xsg_close(&g);
         return rc;
     }
     while ((opt = getopt(argc, argv, "c:1h")) != -1) {
@@ -142,37 +162,22 @@ int main(int argc, char **argv)
             return opt == 'h' ? 0 : 2;
         }
     }
-    h = xs_open(0);
-    if (!h) {
-        perror("xlmig-notice-guest: xs_open");
+    if (subscribe(&g))
         return 2;
-    }
-    /* early in boot xenbus may not be ready yet: retry for a minute */
-    for (tries = 0;; tries++) {
-        if (!write_key(h, ACK_KEY, "listening") && xs_watch(h, EVENT_KEY, "ev"))
-            break;
-        if (tries == 60) {
-            fprintf(stderr, "xlmig-notice-guest: cannot subscribe: %s\n",
-                    strerror(errno));
-            xs_close(h);
-            return 2;
-        }
-        sleep(1);
-    }
     printf("XLMIG-LISTENING\n");
-    /* a watch fires once when set, and again after every resume */
-    while ((w = xs_read_watch(h, &num))) {
-        free(w);
-        read_key(h, EVENT_KEY, ev);
+    /* a watch fires once when set, and again after every resume; events
+     * met while reading keys are counted, so none is lost */
+    while (!(rc = xsg_wait_event(&g))) {
+        read_key(&g, EVENT_KEY, ev);
         if (!strcmp(ev, "migrate")) {
-            read_key(h, ID_KEY, id);
+            read_key(&g, ID_KEY, id);
             if (!id[0] || !strcmp(id, last_id))
                 continue;
-            read_key(h, DL_KEY, dl);
+            read_key(&g, DL_KEY, dl);
             printf("XLMIG-NOTICE event=%s deadline=%s\n", id, dl);
             if (cmd)
                 run_cmd(cmd, id, dl);
-            if (!write_key(h, ACK_KEY, id))
+            if (!write_key(&g, ACK_KEY, id))
                 printf("XLMIG-ACK %s\n", id);
             snprintf(last_id, sizeof(last_id), "%s", id);
             noticed = 1;
@@ -181,11 +186,14 @@ int main(int argc, char **argv)
             last_id[0] = '\0';
             printf("XLMIG-DONE\n");
             /* the ack key does not travel with the guest */
-            write_key(h, ACK_KEY, "listening");
+            write_key(&g, ACK_KEY, "listening");
             if (once)
                 break;
         }
     }
-    xs_close(h);
-    return 0;
+    if (rc)
+        fprintf(stderr, "xlmig-notice-guest: lost xenstore: %s\n",
+                strerror(-rc));
+    xsg_close(&g);
+    return rc ? 2 : 0;
 }
