@@ -779,6 +779,7 @@ int nfwd_announce(const struct nfwd_sys *sys, const struct nfwd_vif *vifs,
     uint8_t frame[NFWD_FRAME_MAX_BYTES];
     uint64_t t0, start, t;
     unsigned k, v, sent = 0, failed = 0;
+    uint32_t pointed = 0; /* vifs whose fdb entry points at them */
     size_t n = 0, len;
     int rc;
 
@@ -796,20 +797,30 @@ int nfwd_announce(const struct nfwd_sys *sys, const struct nfwd_vif *vifs,
                               NFWD_CONNECT_WAIT_MS))
         sys->ops->sleep_ms(sys->ctx, 10);
     /* a stale entry (learned from frames flooded before the migration)
-     * would send the guest's traffic back out of the uplink */
-    for (v = 0; v < n_vifs; v++) {
-        vif = vifs[v].ifname[0] ? find_link(l, n, vifs[v].ifname) : NULL;
-        if (vif && vif->master &&
-            (rc = sys->ops->fdb_point(sys->ctx, vif->ifindex, vifs[v].mac)))
-            LOGEV(WARN, -rc, "announce: cannot point the fdb entry at %s",
-                  vif->name);
-    }
+     * would send the guest's traffic back out of the uplink.  The bridge
+     * refuses (EPERM) while the vif's port is not forwarding yet (no
+     * carrier before the frontend connects): try again every round. */
     start = now(sys);
     for (k = 0; k < sched->rounds; k++) {
         t = now(sys);
-        if (t < start + sched->offsets_ms[k])
+        if (k && t < start + sched->offsets_ms[k])
             sys->ops->sleep_ms(sys->ctx,
                                (unsigned)(start + sched->offsets_ms[k] - t));
+        for (v = 0; v < n_vifs; v++) {
+            if (pointed & (1u << v))
+                continue;
+            vif = vifs[v].ifname[0] ? find_link(l, n, vifs[v].ifname) : NULL;
+            if (!vif || !vif->master) {
+                pointed |= 1u << v;
+                continue;
+            }
+            rc = sys->ops->fdb_point(sys->ctx, vif->ifindex, vifs[v].mac);
+            if (!rc)
+                pointed |= 1u << v;
+            else if (k + 1 == sched->rounds)
+                LOGEV(WARN, -rc, "announce: cannot point the fdb entry at %s",
+                      vif->name);
+        }
         for (v = 0; v < n_vifs; v++) {
             br = find_link(l, n, vifs[v].bridge);
             if (!br) {

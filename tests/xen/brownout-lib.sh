@@ -9,6 +9,7 @@
 #   bo_begin                      the guest network is there; a client
 #                                 namespace xlc<ID> (192.168.78.200) on the
 #                                 segment, removed again on exit
+#   bo_client_up, bo_client_down  the namespace alone (bench-xen)
 #   bo_stream_start TAG           1 kHz UDP stream client -> guest (udpecho)
 #   bo_stream_stop TAG            stop it; sets bo_res (its key=value line)
 #   bo_get KEY                    a value of bo_res
@@ -22,7 +23,7 @@
 
 bo_ns=xlc$lab_id
 bo_client_ip=192.168.78.200
-bo_rate=${XLMIG_BO_RATE:-1000}
+bo_rate=${XLMIG_BO_RATE:-20}
 bo_udpecho=$lab_root/build/tests/guest/udpecho
 bo_dir=$lab_root/build/brownout
 lab_guest_bridge=xenbr1
@@ -36,10 +37,16 @@ bo_begin()
         exit 77
     fi
     [ -x "$bo_udpecho" ] || lab_fail "no $bo_udpecho (make)"
-    mkdir -p "$bo_dir"
-    bo_client_down
     # shellcheck disable=SC2154 # mig_rc_ is set inside the trap
     trap 'mig_rc_=$?; bo_client_down; mig_cleanup; lab_test_end $mig_rc_' EXIT
+    bo_client_up || lab_fail "cannot build the client namespace $bo_ns"
+}
+
+# bo_client_up: the client namespace on the guest network (0 or 1)
+bo_client_up()
+{
+    mkdir -p "$bo_dir"
+    bo_client_down
     ip netns add "$bo_ns" &&
         ip link add "${bo_ns}h" type veth peer name "${bo_ns}c" &&
         ip link set "${bo_ns}c" netns "$bo_ns" &&
@@ -50,8 +57,7 @@ bo_begin()
         ip -n "$bo_ns" link set lo up &&
         ip -n "$bo_ns" link set "${bo_ns}c" name eth0 &&
         ip -n "$bo_ns" addr add "$bo_client_ip/24" dev eth0 &&
-        ip -n "$bo_ns" link set eth0 up ||
-        lab_fail "cannot build the client namespace $bo_ns"
+        ip -n "$bo_ns" link set eth0 up || return 1
     lab_log "client namespace $bo_ns ($bo_client_ip) on $lab_gn_bridge"
 }
 
