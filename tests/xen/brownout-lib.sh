@@ -121,6 +121,7 @@ bo_report() # bo_report TAG
 }
 
 # What net-forward may have left on HOST, one line per kind (empty: none).
+# shellcheck disable=SC2016 # expanded in dom0
 bo_state_cmd='
     for d in /sys/class/net/*; do
         n=${d##*/}
