@@ -32,3 +32,10 @@ FUZZ_TARGETS += nfwd
 FUZZ_SRCS_nfwd := net-forward/fuzz/fuzz_nfwd.c $(NFWD_SRCS) \
 	toolstack/common/log.c
 FUZZ_LIBS_nfwd := $(NFWD_LIBS)
+
+# xlmig itself forwards (toolstack/cli/nfwd_migrate.c, issue 12): the cli
+# sees the library's headers and the binary links it with libmnl.
+CFLAGS_toolstack/cli += -Inet-forward
+XLMIG_OBJS += $(NFWD_LIB)
+$(O)/xlmig: $(NFWD_LIB)
+XLMIG_LIBS += $(NFWD_LIB) $(NFWD_LIBS)

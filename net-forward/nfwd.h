@@ -74,6 +74,8 @@ struct nfwd_link {
     char kind[16]; /* IFLA_INFO_KIND, "" if none */
     int carrier;
     uint64_t tx_packets;
+    uint64_t tx_bytes;
+    uint64_t rx_packets;
 };
 
 struct nfwd_vxlan_spec {
@@ -96,6 +98,13 @@ struct nfwd_sys_ops {
     int (*vxlan_add)(void *ctx, const struct nfwd_vxlan_spec *spec);
     int (*link_del)(void *ctx, const char *name); /* -ENODEV if gone */
     int (*clsact_add)(void *ctx, int ifindex);    /* 0 if present */
+    /*
+     * Optional pair (may be NULL): create clsact, -EEXIST if present; and
+     * delete it again unless a filter is attached to it (then 0, kept).
+     * With both, a migration removes the qdiscs it added at teardown.
+     */
+    int (*clsact_new)(void *ctx, int ifindex);
+    int (*clsact_del_empty)(void *ctx, int ifindex, int *deleted_r);
     int (*redirect_add)(void *ctx, int ifindex, const uint8_t mac[6],
                         int to_ifindex, const uint8_t cookie[8]);
     /*
@@ -218,6 +227,9 @@ enum nfwd_state {
 /* What one migration's forwarding did; filled by teardown and abort. */
 struct nfwd_stats {
     uint64_t forwarded_packets; /* tunnel tx packets when torn down */
+    uint64_t forwarded_bytes;   /* tunnel tx bytes (source) */
+    uint64_t received_packets;  /* tunnel rx packets (target) */
+    unsigned qdiscs_removed;    /* clsact qdiscs this migration added */
     uint64_t held_ms;           /* from arming (or the call) to teardown */
     unsigned filters_removed, links_removed, tables_removed;
     enum nfwd_verdict verdict; /* why the source's teardown came */
@@ -235,6 +247,9 @@ struct nfwd_mig {
     uint64_t armed_ms;
     unsigned filters; /* filters installed by this process */
     struct nfwd_stats stats;
+    /* clsact qdiscs this process added (removed at teardown if empty) */
+    int own_qdisc[NFWD_MAX_PORTS];
+    unsigned n_own_qdisc;
 };
 
 /*

@@ -536,6 +536,43 @@ static int tunnel_add(struct nfwd_mig *m)
     return m->sys.ops->vxlan_add(m->sys.ctx, &vx);
 }
 
+/* clsact on ifindex, remembered when this migration created it. */
+static int clsact_own(struct nfwd_mig *m, int ifindex)
+{
+    int rc;
+
+    if (!m->sys.ops->clsact_new || !m->sys.ops->clsact_del_empty)
+        return m->sys.ops->clsact_add(m->sys.ctx, ifindex);
+    rc = m->sys.ops->clsact_new(m->sys.ctx, ifindex);
+    if (rc == -EEXIST)
+        return 0;
+    if (rc)
+        return rc;
+    if (m->n_own_qdisc < NFWD_MAX_PORTS)
+        m->own_qdisc[m->n_own_qdisc++] = ifindex;
+    return 0;
+}
+
+/* The qdiscs this migration added, unless someone else's filter is on. */
+static void clsact_release(struct nfwd_mig *m)
+{
+    unsigned i;
+    int del, rc;
+
+    for (i = 0; i < m->n_own_qdisc; i++) {
+        del = 0;
+        rc = m->sys.ops->clsact_del_empty(m->sys.ctx, m->own_qdisc[i], &del);
+        if (rc && rc != -ENOENT && rc != -ENODEV && rc != -EINVAL)
+            LOGEV(WARN, -rc,
+                  "vni %u: cannot remove the clsact qdisc of "
+                  "ifindex %d",
+                  m->vni, m->own_qdisc[i]);
+        if (del)
+            m->stats.qdiscs_removed++;
+    }
+    m->n_own_qdisc = 0;
+}
+
 /* Filters and devices of this migration; errors logged, first returned. */
 static int remove_state(struct nfwd_mig *m, int drain)
 {
@@ -550,6 +587,7 @@ static int remove_state(struct nfwd_mig *m, int drain)
         if (!rc)
             rc = rc2;
     }
+    clsact_release(m);
     LOG(INFO, "vni %u: removed %u filters, %u links, %u nft tables", m->vni, nf,
         nl, nt);
     m->stats.filters_removed += nf;
@@ -594,7 +632,7 @@ int nfwd_prepare(struct nfwd_mig *m)
             if (l[i].master != br->ifindex ||
                 !strcmp(l[i].name, m->vifs[v].ifname))
                 continue;
-            rc = m->sys.ops->clsact_add(m->sys.ctx, l[i].ifindex);
+            rc = clsact_own(m, l[i].ifindex);
             if (rc) {
                 (void)remove_state(m, 0);
                 rc = disable(m, rc, "cannot add the clsact qdisc");
@@ -741,6 +779,7 @@ int nfwd_announce(const struct nfwd_sys *sys, const struct nfwd_vif *vifs,
     uint8_t frame[NFWD_FRAME_MAX_BYTES];
     uint64_t t0, start, t;
     unsigned k, v, sent = 0, failed = 0;
+    uint32_t pointed = 0; /* vifs whose fdb entry points at them */
     size_t n = 0, len;
     int rc;
 
@@ -758,20 +797,30 @@ int nfwd_announce(const struct nfwd_sys *sys, const struct nfwd_vif *vifs,
                               NFWD_CONNECT_WAIT_MS))
         sys->ops->sleep_ms(sys->ctx, 10);
     /* a stale entry (learned from frames flooded before the migration)
-     * would send the guest's traffic back out of the uplink */
-    for (v = 0; v < n_vifs; v++) {
-        vif = vifs[v].ifname[0] ? find_link(l, n, vifs[v].ifname) : NULL;
-        if (vif && vif->master &&
-            (rc = sys->ops->fdb_point(sys->ctx, vif->ifindex, vifs[v].mac)))
-            LOGEV(WARN, -rc, "announce: cannot point the fdb entry at %s",
-                  vif->name);
-    }
+     * would send the guest's traffic back out of the uplink.  The bridge
+     * refuses (EPERM) while the vif's port is not forwarding yet (no
+     * carrier before the frontend connects): try again every round. */
     start = now(sys);
     for (k = 0; k < sched->rounds; k++) {
         t = now(sys);
-        if (t < start + sched->offsets_ms[k])
+        if (k && t < start + sched->offsets_ms[k])
             sys->ops->sleep_ms(sys->ctx,
                                (unsigned)(start + sched->offsets_ms[k] - t));
+        for (v = 0; v < n_vifs; v++) {
+            if (pointed & (1u << v))
+                continue;
+            vif = vifs[v].ifname[0] ? find_link(l, n, vifs[v].ifname) : NULL;
+            if (!vif || !vif->master) {
+                pointed |= 1u << v;
+                continue;
+            }
+            rc = sys->ops->fdb_point(sys->ctx, vif->ifindex, vifs[v].mac);
+            if (!rc)
+                pointed |= 1u << v;
+            else if (k + 1 == sched->rounds)
+                LOGEV(WARN, -rc, "announce: cannot point the fdb entry at %s",
+                      vif->name);
+        }
         for (v = 0; v < n_vifs; v++) {
             br = find_link(l, n, vifs[v].bridge);
             if (!br) {
@@ -836,6 +885,7 @@ int nfwd_teardown(struct nfwd_mig *m, int quiesce, uint64_t announce_end_ms,
                 vd = NFWD_DONE_QUIET; /* nothing left to wait for */
                 break;
             }
+            m->stats.forwarded_bytes = tun->tx_bytes;
             vd = nfwd_quiesce_step(&q, now(&m->sys), tun->tx_packets);
             if (vd != NFWD_WAIT)
                 break;
@@ -851,8 +901,11 @@ int nfwd_teardown(struct nfwd_mig *m, int quiesce, uint64_t announce_end_ms,
         /* what the tunnel carried, read before it goes */
         rc = links_get(&m->sys, &l, &n);
         tun = rc ? NULL : find_link(l, n, name);
-        if (tun)
+        if (tun) {
             m->stats.forwarded_packets = tun->tx_packets;
+            m->stats.forwarded_bytes = tun->tx_bytes;
+            m->stats.received_packets = tun->rx_packets;
+        }
         m->stats.held_ms = t - (m->armed_ms ? m->armed_ms : t);
     }
     m->stats.verdict = vd;

@@ -659,11 +659,18 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
                  (const char *)mnl_attr_get_payload(info.tb[IFLA_INFO_KIND]));
     /* attributes are 4-byte aligned only: copy, never dereference */
     if (t.tb[IFLA_STATS64] && mnl_attr_get_payload_len(t.tb[IFLA_STATS64]) >=
-                                  sizeof(struct rtnl_link_stats64))
+                                  sizeof(struct rtnl_link_stats64)) {
+        const char *st = mnl_attr_get_payload(t.tb[IFLA_STATS64]);
+
         memcpy(&l->tx_packets,
-               (const char *)mnl_attr_get_payload(t.tb[IFLA_STATS64]) +
-                   offsetof(struct rtnl_link_stats64, tx_packets),
+               st + offsetof(struct rtnl_link_stats64, tx_packets),
                sizeof(l->tx_packets));
+        memcpy(&l->tx_bytes, st + offsetof(struct rtnl_link_stats64, tx_bytes),
+               sizeof(l->tx_bytes));
+        memcpy(&l->rx_packets,
+               st + offsetof(struct rtnl_link_stats64, rx_packets),
+               sizeof(l->rx_packets));
+    }
     return 0;
 }
 
@@ -714,6 +721,15 @@ static int op_clsact_add(void *ctx, int ifindex)
     rc = rt_req(nl, req,
                 nfwd_msg_clsact_add(req, sizeof(req), ifindex, ++nl->seq));
     return rc == -EEXIST ? 0 : rc;
+}
+
+static int op_clsact_new(void *ctx, int ifindex)
+{
+    struct nfwd_mnl *nl = ctx;
+    char req[MSG_MAX_BYTES];
+
+    return rt_req(nl, req,
+                  nfwd_msg_clsact_add(req, sizeof(req), ifindex, ++nl->seq));
 }
 
 static int op_redirect_add(void *ctx, int ifindex, const uint8_t mac[6],
@@ -782,6 +798,61 @@ static int op_redirect_del(void *ctx, int ifindex, uint32_t vni, unsigned *n_r)
 out:
     *n_r = done;
     free(d);
+    return rc;
+}
+
+static int any_filter_cb(const struct nlmsghdr *nlh, void *data)
+{
+    const struct tcmsg *tcm = mnl_nlmsg_get_payload(nlh);
+    struct attrs top;
+    int u32;
+
+    if (nlh->nlmsg_type != RTM_NEWTFILTER ||
+        mnl_nlmsg_get_payload_len(nlh) < sizeof(*tcm) || !tcm->tcm_handle)
+        return 0;
+    memset(&top, 0, sizeof(top));
+    if (mnl_attr_parse(nlh, sizeof(*tcm), attr_cb, &top) < 0)
+        return 0;
+    u32 = top.tb[TCA_KIND] &&
+          !mnl_attr_validate(top.tb[TCA_KIND], MNL_TYPE_STRING) &&
+          !strcmp(mnl_attr_get_str(top.tb[TCA_KIND]), "u32");
+    /* a u32 hash table left by deleted filters has node 0: not a filter */
+    if (!u32 || (tcm->tcm_handle & 0xfffu))
+        (*(unsigned *)data)++;
+    return 0;
+}
+
+/* Delete the clsact qdisc of ifindex unless a filter hangs on it. */
+static int op_clsact_del_empty(void *ctx, int ifindex, int *deleted_r)
+{
+    static const uint32_t parents[2] = {
+        INGRESS_PARENT, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS)
+    };
+    struct nfwd_mnl *nl = ctx;
+    char req[MSG_MAX_BYTES];
+    struct nlmsghdr *nlh;
+    struct tcmsg *tcm;
+    unsigned n = 0, i;
+    int rc;
+
+    *deleted_r = 0;
+    for (i = 0; i < 2; i++) {
+        memset(req, 0, sizeof(req));
+        nlh = rt_hdr(req, RTM_GETTFILTER, NLM_F_DUMP, ++nl->seq);
+        tc_hdr(nlh, ifindex, parents[i]);
+        rc = talk(nl->rt, nl->rx, req, nlh->nlmsg_len, 0, 1, any_filter_cb, &n);
+        if (rc)
+            return rc;
+    }
+    if (n)
+        return 0;
+    memset(req, 0, sizeof(req));
+    nlh = rt_hdr(req, RTM_DELQDISC, NLM_F_ACK, ++nl->seq);
+    tcm = tc_hdr(nlh, ifindex, TC_H_CLSACT);
+    tcm->tcm_handle = TC_H_MAKE(TC_H_CLSACT, 0);
+    rc = rt_req(nl, req, nlh->nlmsg_len);
+    if (!rc)
+        *deleted_r = 1;
     return rc;
 }
 
@@ -926,6 +997,8 @@ static const struct nfwd_sys_ops mnl_ops = {
     .vxlan_add = op_vxlan_add,
     .link_del = op_link_del,
     .clsact_add = op_clsact_add,
+    .clsact_new = op_clsact_new,
+    .clsact_del_empty = op_clsact_del_empty,
     .redirect_add = op_redirect_add,
     .redirect_del = op_redirect_del,
     .accept_add = op_accept_add,

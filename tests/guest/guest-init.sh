@@ -7,6 +7,7 @@
 #                                (default 192.168.77.10)
 #   mt_mb= mt_rate= mt_hot= mt_seed=   memtest parameters (memtest reads
 #                                /proc/cmdline itself)
+# udpecho serves UDP port 7001 (tests/guest/udpecho.c).
 # Console lines for the lab: "MEMTEST-UP ..." (from memtest) then
 # "GUEST-UP ip=... memtest=PID", or "GUEST-FAILED reason".
 # Afterwards busybox init becomes PID 1: it reaps orphans and keeps a shell
@@ -45,6 +46,8 @@ done
 ip link set eth0 up
 ip addr add "$ip/24" dev eth0 || failed "cannot set $ip on eth0"
 
+# the brownout tests' UDP responder (counts and echoes, port 7001)
+/bin/udpecho serve 7001 >/dev/null 2>&1 &
 /bin/memtest &
 mt=$!
 # memtest listens on port 7000 (0x1B58) once its memory is filled

@@ -19,6 +19,17 @@ $(MEMTEST): $(MEMTEST_OBJS)
 	    $^ -o $@ -pthread
 
 TEST_BINS += $(MEMTEST)
+
+# udpecho: the brownout tests' 1 kHz UDP stream (serve in the guest, stream
+# on the client namespace); static for the same reason as memtest.
+UDPECHO := $(O)/tests/guest/udpecho
+
+$(UDPECHO): $(O)/tests/guest/udpecho.o
+	$(call say,LD,$@)
+	$(Q)$(CC) $(XLDFLAGS) $(LDFLAGS) $(if $(filter 1,$(SAN)),,-static) \
+	    $^ -o $@
+
+TEST_BINS += $(UDPECHO)
 TESTS_SH += tests/guest/test-memtest.sh tests/guest/test-guest-initrd.sh
 
 # libc6-dev carries libc.a for the static link.

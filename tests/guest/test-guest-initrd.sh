@@ -28,6 +28,8 @@ done
 make -s -C "$root" build/tests/guest/memtest SAN=0 ||
     fail "cannot build the static memtest"
 memtest=$root/build/tests/guest/memtest
+make -s -C "$root" build/tests/guest/udpecho SAN=0 ||
+    fail "cannot build the static udpecho"
 
 # fake_module DIR FILE NAME DEPENDS: an ELF object that modinfo can read
 fake_module() {
@@ -70,6 +72,10 @@ check_tree() {
     readelf -l "$d/bin/memtest" | grep -q INTERP && fail "memtest is dynamic"
     "$d/bin/memtest" --help | grep -q '^Usage: memtest' ||
         fail "bin/memtest does not run"
+    cmp -s "$d/bin/udpecho" "$root/build/tests/guest/udpecho" ||
+        fail "bin/udpecho is not the static udpecho"
+    readelf -l "$d/bin/udpecho" | grep -q INTERP && fail "udpecho is dynamic"
+    grep -q 'udpecho serve 7001' "$d/init" || fail "/init does not start udpecho"
     grep -q '^::respawn:/bin/cttyhack /bin/sh$' "$d/etc/inittab" ||
         fail "no console shell in /etc/inittab"
     for x in proc sys dev tmp run etc; do

@@ -17,6 +17,8 @@
 #   XLMIG_LAB_MEM      RAM of each nested host in MiB (default 1536)
 #   XLMIG_LAB_DOM0_MEM dom0 memory in MiB (default 512)
 #   XLMIG_LAB_MTU      MTU of the lab link (default 65000)
+#   XLMIG_LAB_GUESTNET 1 (default): a guest network (third NIC, xenbr1 in
+#                      each dom0, a bridge on this machine); 0: none
 
 # shellcheck disable=SC2034 # the variables are used by the sourcing scripts
 lab_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -47,6 +49,15 @@ lab_mtu=${XLMIG_LAB_MTU:-65000}
 lab_port_base=$((20000 + lab_id * 8))
 
 lab_hosts="A B"
+
+# The guest network (docs/lab.md): one L2 segment for the guests' bridges
+# xenbr1, separate from the lab link.  On this machine a bridge xlg<ID>
+# (no address, ageing 300 s: the "fabric") with one tap per host; clients
+# attach to it from network namespaces.  Dom0s are 192.168.78.<1|2>.
+lab_guestnet=${XLMIG_LAB_GUESTNET:-1}
+lab_gn_bridge=xlg$lab_id
+lab_gn_tap() { echo "xlg$lab_id$(echo "$1" | tr AB ab)"; }
+lab_gn_host_ip() { echo "192.168.78.$(lab_host_index "$1")"; }
 
 # lab_host_index HOST -> 1 for A, 2 for B; fails for anything else.
 lab_host_index()

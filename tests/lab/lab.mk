@@ -10,7 +10,7 @@
 
 DEPS_PKGS += qemu-system-x86 xen-utils-4.17 xen-utils-common xenstore-utils \
 	libxen-dev busybox-static cpio socat iproute2 kmod bridge-utils \
-	util-linux procps flex bison python3 dpkg-dev gcc make xz-utils \
+	util-linux nftables procps flex bison python3 dpkg-dev gcc make xz-utils \
 	zlib1g libzstd1 liblz4-1 libgnutls30 libmnl0
 
 # The baseline tests of stock xl on real (nested) Xen.

@@ -90,6 +90,8 @@ lab_dump_failure()
 # RATE: pages/s the workload dirties (0 idle), HOT: hot set in pages,
 # MT_MIB: memory the workload holds (default a quarter of the guest's:
 # the Debian kernel and the initramfs need most of a 128 MiB guest).
+# lab_guest_bridge (variable, default xenbr0): the bridge of the guest's
+# vif; xenbr1 is the guest network (192.168.78.0/24, docs/lab.md).
 lab_guest_create()
 {
     local h=$1 name=$2 type=$3 mem=$4 ip=$5 rate=${6:-0} hot=${7:-0}
@@ -111,7 +113,7 @@ ramdisk = \"/lab/guest/initrd.gz\"
 extra = \"$extra\"
 memory = $mem
 vcpus = 1
-vif = [ \"bridge=xenbr0,mac=$mac\" ]
+vif = [ \"bridge=${lab_guest_bridge:-xenbr0},mac=$mac\" ]
 on_crash = \"preserve\"
 EOF
 xl create /tmp/$name.cfg") || {

@@ -220,6 +220,40 @@ static void test_poll_caps_then_ready(void **state)
     pair_dispose(&p);
 }
 
+/* A capability extension (net-forward's, issue 12): kept by the sender's
+ * poll, skipped by anyone reading the word only; never over 64 bytes. */
+static void test_poll_caps_ext(void **state)
+{
+    struct pair p;
+    struct xlproto_ctx xs;
+    uint8_t b[128], ext[XLPROTO_CAPS_EXT_MAX + 1];
+    uint32_t caps = 0;
+    size_t n, used = 0;
+
+    for (n = 0; n < sizeof(ext); n++)
+        ext[n] = (uint8_t)(0xa0 + n);
+    assert_int_equal(
+        xlproto_caps_encode_ext(b, sizeof(b), 1, ext, XLPROTO_CAPS_EXT_MAX + 1),
+        0);
+    assert_int_equal(xlproto_caps_encode_ext(b, 30, 1, ext, 20), 0);
+    n = xlproto_caps_encode_ext(b, sizeof(b), 3, ext, 20);
+    assert_int_equal(n, 36);
+    assert_int_equal(xlproto_caps_decode(b, n, &caps, &used), 1);
+    assert_int_equal(caps, 3);
+    assert_int_equal(used, 36);
+    pair_init(&p);
+    xlproto_ctx_init(&xs, p.snd, 1, NULL);
+    memcpy(b + n, xlproto_ready, 34);
+    assert_int_equal(channel_write_all(p.rcv, 1, b, n + 34, 1000), 0);
+    assert_int_equal(xlproto_poll_caps(&xs, 100, &caps), 1);
+    assert_int_equal(caps, 3);
+    assert_int_equal(xs.caps_ext_len, 20);
+    assert_memory_equal(xs.caps_ext, ext, 20);
+    assert_int_equal(
+        xlproto_read_fixed(&xs, 1, xlproto_ready, 34, "ready", 1000), 0);
+    pair_dispose(&p);
+}
+
 static void test_read_fixed_errors(void **state)
 {
     struct pair p;
@@ -253,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_caps_codec),
         cmocka_unit_test(test_poll_keeps_stock_bytes),
         cmocka_unit_test(test_poll_caps_then_ready),
+        cmocka_unit_test(test_poll_caps_ext),
         cmocka_unit_test(test_read_fixed_errors),
     };
 

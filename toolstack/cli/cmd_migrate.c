@@ -17,6 +17,7 @@
 #include "cli/cmds.h"
 #include "cli/cost_migrate.h"
 #include "cli/migrate_common.h"
+#include "cli/nfwd_migrate.h"
 #include "common/log.h"
 #include "engine/precopy.h"
 #include "engine/session.h"
@@ -64,7 +65,10 @@
     "                         <seconds> for its ack if it listens (default 60,\n"        \
     "                         0: no wait); see xlmig-hooks(7).\n"                        \
     "--hooks-dir <dir>        Hook scripts (default /etc/xlmig/hooks.d).\n"              \
-    "--hook-timeout <ms>      Time limit of each hook (default 30000).\n"
+    "--hook-timeout <ms>      Time limit of each hook (default 30000).\n"                \
+    "--forward|--no-forward   Forward the guest's traffic from here to the\n"            \
+    "                         target until the network has learnt its new\n"             \
+    "                         place (default: on with an xlmig receiver).\n"
 
 struct reporter {
     FILE *json;
@@ -260,7 +264,9 @@ int cmd_migrate(int argc, char **argv)
         OPT_HOOKS_DIR,
         OPT_HOOK_TIMEOUT,
         OPT_TLS,
-        OPT_INSECURE
+        OPT_INSECURE,
+        OPT_FORWARD,
+        OPT_NO_FORWARD
     };
     static const struct option lopts[] = {
         { "debug", 0, NULL, OPT_DEBUG },
@@ -282,6 +288,8 @@ int cmd_migrate(int argc, char **argv)
         { "notice", 1, NULL, OPT_NOTICE },
         { "hooks-dir", 1, NULL, OPT_HOOKS_DIR },
         { "hook-timeout", 1, NULL, OPT_HOOK_TIMEOUT },
+        { "forward", 0, NULL, OPT_FORWARD },
+        { "no-forward", 0, NULL, OPT_NO_FORWARD },
         { "help", 0, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -314,8 +322,13 @@ int cmd_migrate(int argc, char **argv)
     struct xsh_notice_result notice;
     struct mig_observer xsh_obs = { xsh_mig_event, &xsh };
     int xsh_live = 0; /* notice or state written, mig_send not run */
+    /* net-forward (nfwd_migrate.h) */
+    int forward = 1;
+    struct nfwd_src nf;
+    struct mig_observer nf_obs = { nfwd_src_event, &nf };
 
     cost_run_init(&cost);
+    memset(&nf, 0, sizeof(nf));
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "hFC:s:epD", lopts, &lidx)) != -1) {
@@ -427,6 +440,10 @@ int cmd_migrate(int argc, char **argv)
         }
         case OPT_HOOKS_DIR:
             hooks_dir = optarg;
+            break;
+        case OPT_FORWARD:
+        case OPT_NO_FORWARD:
+            forward = opt == OPT_FORWARD;
             break;
         case OPT_COST: /* docs/cost-model.md */
             if (cost_run_option(&cost, lopts[lidx].name, optarg)) {
@@ -558,6 +575,12 @@ int cmd_migrate(int argc, char **argv)
     rep.tty = isatty(2);
     rep.domain = so.name;
     rep.next = &xsh_obs;
+    /* net-forward: only towards an xlmig receiver (it answers the flag) */
+    nfwd_src_init(&nf, forward && compress, xen_src_domid(src),
+                  xs ? &xsh_libxs_ops : NULL, xs, json, &xen_src_ops, src);
+    so.optional_flags = nfwd_src_flags(&nf);
+    nf.next = rep.next;
+    rep.next = &nf_obs;
     if (compress) {
         rc = session_codec_enc_init(&enc, NULL);
         if (rc) {
@@ -569,9 +592,10 @@ int cmd_migrate(int argc, char **argv)
     }
     xsh_live = 0; /* from here the observer finishes (MIG_EV_DONE) */
     cost_run_begin(&cost, domain, tcp ? thost : host, json, progress);
-    rc = mig_send(&so, &xen_src_ops, src, cost_run_policy(&cost),
+    rc = mig_send(&so, &nfwd_src_ops, &nf, cost_run_policy(&cost),
                   have_enc ? &enc.ops : &stream_passthrough, ch,
                   cost_run_observer(&cost, &obs), &stats);
+    nfwd_src_finish(&nf, rc);
     cost_run_end(&cost, rc, &stats);
     if (have_enc && stats.compressed && json) {
         struct codec_stats cs;
@@ -584,6 +608,7 @@ int cmd_migrate(int argc, char **argv)
     rc = rc ? 1 : 0;
 
 out:
+    nfwd_src_dispose(&nf);
     cost_run_dispose(&cost);
     if (xsh_live) {
         struct mig_stats none;

@@ -17,6 +17,7 @@
 #include "engine/session.h"
 #include "engine/session_codec.h"
 #include "transport/channel.h"
+#include "cli/nfwd_migrate.h"
 #include "transport/xlproto.h"
 #include "xen/xen.h"
 #include "xsh.h"
@@ -38,7 +39,10 @@
     "--listen [addr:]port    Accept one connection on a TCP port instead.\n"   \
     "--compress=auto|off     Offer decompression to an xlmig sender (auto).\n" \
     "--hooks-dir <dir>       Hook scripts (default /etc/xlmig/hooks.d).\n"     \
-    "--hook-timeout <ms>     Time limit of each hook (default 30000).\n"
+    "--hook-timeout <ms>     Time limit of each hook (default 30000).\n"       \
+    "--forward|--no-forward  Accept the sender's forwarding and announce\n"    \
+    "                        the guest's MACs (default: on).\n"                \
+    "--announce <ms,...>     Announce rounds (default 0,50,200,450,800).\n"
 
 static void print_port(unsigned port, void *opaque)
 {
@@ -54,7 +58,10 @@ int cmd_migrate_receive(int argc, char **argv)
         OPT_COLO_SCRIPT,
         OPT_COLO_PROXY,
         OPT_HOOKS_DIR,
-        OPT_HOOK_TIMEOUT
+        OPT_HOOK_TIMEOUT,
+        OPT_FORWARD,
+        OPT_NO_FORWARD,
+        OPT_ANNOUNCE
     };
     static const struct option lopts[] = {
         { "listen", 1, NULL, OPT_LISTEN },
@@ -64,6 +71,9 @@ int cmd_migrate_receive(int argc, char **argv)
         { "userspace-colo-proxy", 0, NULL, OPT_COLO_PROXY },
         { "hooks-dir", 1, NULL, OPT_HOOKS_DIR },
         { "hook-timeout", 1, NULL, OPT_HOOK_TIMEOUT },
+        { "forward", 0, NULL, OPT_FORWARD },
+        { "no-forward", 0, NULL, OPT_NO_FORWARD },
+        { "announce", 1, NULL, OPT_ANNOUNCE },
         { "help", 0, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -82,7 +92,13 @@ int cmd_migrate_receive(int argc, char **argv)
     struct xsh_ctx xsh;
     struct xsh_dst_wrap wrap;
     char peer_buf[XSH_NAME_MAX];
+    /* net-forward (nfwd_migrate.h) */
+    int forward = 1;
+    struct nfwd_sched sched;
+    struct nfwd_dst nf;
 
+    memset(&nf, 0, sizeof(nf));
+    nfwd_sched_default(&sched);
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "hFedrp", lopts, NULL)) != -1) {
@@ -133,6 +149,21 @@ int cmd_migrate_receive(int argc, char **argv)
             break;
         case OPT_HOOKS_DIR:
             hooks_dir = optarg;
+            break;
+        case OPT_FORWARD:
+        case OPT_NO_FORWARD:
+            forward = opt == OPT_FORWARD;
+            break;
+        case OPT_ANNOUNCE:
+            if (nfwd_sched_parse(&sched, optarg)) {
+                fprintf(stderr,
+                        "xlmig migrate-receive: invalid value '%s' for "
+                        "--announce (expected non-decreasing ms, e.g. "
+                        "0,50,200)\n",
+                        optarg);
+                rc = 2;
+                goto out;
+            }
             break;
         case OPT_HOOK_TIMEOUT: {
             char *end;
@@ -217,12 +248,19 @@ int cmd_migrate_receive(int argc, char **argv)
     wrap.be = dst;
     wrap.c = &xsh;
     wrap.restored = 0;
-    rc = mig_receive(&ro, &xsh_dst_ops, &wrap, ch);
+    nfwd_dst_init(&nf, forward, &sched, xs ? &xsh_libxs_ops : NULL, xs,
+                  ch->kind == CHANNEL_FD ? -1 : ch->stream_fd, &xsh_dst_ops,
+                  &wrap);
+    ro.caps_ext = nfwd_dst_caps_ext;
+    ro.caps_ext_opaque = &nf;
+    rc = mig_receive(&ro, &nfwd_dst_ops, &nf, ch);
+    nfwd_dst_finish(&nf, rc);
     if (wrap.restored)
         xsh_target_done(&xsh, rc);
     rc = rc ? 1 : 0;
 
 out:
+    nfwd_dst_dispose(&nf);
     if (ch && ch->kind == CHANNEL_FD) {
         /* stdin/stdout belong to the process; do not close them twice */
         ch->stream_fd = ch->back_fd = -1;

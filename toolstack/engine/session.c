@@ -117,6 +117,11 @@ static void check_caps(struct send_state *s)
     pthread_mutex_lock(&s->lock);
     s->stats->peer_is_xlmig = 1;
     s->stats->peer_caps = caps;
+    s->stats->peer_ext_len =
+        (uint32_t)(s->x->caps_ext_len < sizeof(s->stats->peer_ext)
+                       ? s->x->caps_ext_len
+                       : sizeof(s->stats->peer_ext));
+    memcpy(s->stats->peer_ext, s->x->caps_ext, s->stats->peer_ext_len);
     pthread_mutex_unlock(&s->lock);
     if (s->enc->needs_caps &&
         (caps & s->enc->needs_caps) == s->enc->needs_caps &&
@@ -266,9 +271,10 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
                             "banner", o->banner_timeout_ms);
     if (rc)
         goto failed_preamble;
-    rc = xlproto_send_header(&x, o->config, o->config_len,
-                             o->compress ? XLPROTO_OPTFLAG_XLMIG : 0,
-                             WRITE_TIMEOUT_MS);
+    rc = xlproto_send_header(
+        &x, o->config, o->config_len,
+        o->compress ? XLPROTO_OPTFLAG_XLMIG | o->optional_flags : 0,
+        WRITE_TIMEOUT_MS);
     if (rc)
         goto failed_preamble;
 
@@ -501,7 +507,15 @@ int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
     if (rc)
         goto creation_failed;
     if (h.optional_flags & XLPROTO_OPTFLAG_XLMIG) {
-        n = xlproto_caps_encode(caps, sizeof(caps), o->dec ? o->dec->caps : 0);
+        uint8_t ext[XLPROTO_CAPS_EXT_MAX];
+        size_t ext_len = o->caps_ext
+                             ? o->caps_ext(o->caps_ext_opaque, h.optional_flags,
+                                           ext, sizeof(ext))
+                             : 0;
+
+        n = xlproto_caps_encode_ext(caps, sizeof(caps),
+                                    o->dec ? o->dec->caps : 0, ext,
+                                    ext_len <= sizeof(ext) ? ext_len : 0);
         rc =
             xlproto_write_msg(&x, 1, caps, n, "capabilities", WRITE_TIMEOUT_MS);
         if (rc)

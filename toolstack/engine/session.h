@@ -117,6 +117,9 @@ struct mig_stats {
     uint32_t peer_caps;
     int peer_is_xlmig;
     int compressed;
+    /* the peer's capability extension (net-forward's, issue 12) */
+    uint8_t peer_ext[60];
+    uint32_t peer_ext_len;
 };
 
 enum mig_event {
@@ -142,6 +145,7 @@ struct mig_send_opts {
     uint32_t config_len;
     int debug;
     int compress;               /* 0 off: behave exactly as stock xl */
+    uint32_t optional_flags;    /* more header flags (with compress) */
     uint64_t max_bandwidth_bps; /* 0: unlimited */
     const char *rune;           /* for messages, or NULL */
     int banner_timeout_ms;      /* -1: none */
@@ -161,6 +165,11 @@ struct mig_recv_opts {
     const struct stream_decoder *dec; /* NULL: announce nothing */
     int header_timeout_ms;
     int go_timeout_ms;
+    /* optional: bytes to append to the capability message, given the
+     * sender's header flags; returns their number (<= cap) */
+    size_t (*caps_ext)(void *opaque, uint32_t optional_flags, uint8_t *ext,
+                       size_t cap);
+    void *caps_ext_opaque;
 };
 
 int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,

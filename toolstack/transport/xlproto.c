@@ -324,6 +324,19 @@ size_t xlproto_caps_encode(uint8_t *out, size_t out_len, uint32_t caps)
     return XLPROTO_CAPS_HDR_BYTES + 4;
 }
 
+size_t xlproto_caps_encode_ext(uint8_t *out, size_t out_len, uint32_t caps,
+                               const uint8_t *ext, size_t ext_len)
+{
+    size_t n = xlproto_caps_encode(out, out_len, caps);
+
+    if (!n || ext_len > XLPROTO_CAPS_EXT_MAX || out_len < n + ext_len)
+        return 0;
+    if (ext_len)
+        memcpy(out + n, ext, ext_len);
+    put_le16(out + 10, (uint16_t)(4 + ext_len));
+    return n + ext_len;
+}
+
 int xlproto_caps_decode(const uint8_t *buf, size_t len, uint32_t *caps_r,
                         size_t *used_r)
 {
@@ -359,6 +372,10 @@ int xlproto_poll_caps(struct xlproto_ctx *x, int timeout_ms, uint32_t *caps_r)
             if (rc < 0)
                 return 0; /* stock bytes: keep them for read_fixed */
             if (rc == 1) {
+                /* used <= header + XLPROTO_CAPS_MAX_PAYLOAD (decode) */
+                x->caps_ext_len = used - XLPROTO_CAPS_HDR_BYTES - 4;
+                memcpy(x->caps_ext, x->ahead + XLPROTO_CAPS_HDR_BYTES + 4,
+                       x->caps_ext_len);
                 memmove(x->ahead, x->ahead + used, x->ahead_len - used);
                 x->ahead_len -= used;
                 return 1;

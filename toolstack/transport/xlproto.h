@@ -49,6 +49,9 @@ extern const char xlproto_magic[32]; /* savefileheader_magic */
     (XLPROTO_MANDATORY_JSON | XLPROTO_MANDATORY_STREAM2)
 /* Our optional flag: "sender is xlmig and would accept capabilities". */
 #define XLPROTO_OPTFLAG_XLMIG (1u << 24)
+/* The sender would forward the guest's traffic (net-forward, issue 12);
+ * the receiver answers with a capability extension (nfwd_migrate.h). */
+#define XLPROTO_OPTFLAG_NFWD  (1u << 25)
 
 /* Peer-supplied optional data is capped before allocation. */
 #define XLPROTO_OPTDATA_MAX_BYTES (16u << 20)
@@ -59,6 +62,8 @@ extern const char xlproto_magic[32]; /* savefileheader_magic */
 #define XLPROTO_CAPS_HDR_BYTES   12 /* magic 8, u16 version, u16 length */
 #define XLPROTO_CAPS_MAX_PAYLOAD 64
 #define XLPROTO_CAP_CODEC_V1     (1u << 0) /* can decode the codec wire */
+/* bytes after the capability word (an extension older peers skip) */
+#define XLPROTO_CAPS_EXT_MAX     (XLPROTO_CAPS_MAX_PAYLOAD - 4)
 
 struct xlproto_header {
     uint32_t mandatory_flags;
@@ -81,6 +86,9 @@ struct xlproto_ctx {
     /* domain-stream bytes a decoder read past the end of the stream */
     uint8_t stream_ahead[4096];
     size_t stream_ahead_len;
+    /* sender: the capability message's extension, once it arrived */
+    uint8_t caps_ext[XLPROTO_CAPS_EXT_MAX];
+    size_t caps_ext_len;
 };
 
 /* Receiver: keep bytes read past the stream's end for the GO read.
@@ -126,6 +134,10 @@ int xlproto_read_byte(struct xlproto_ctx *x, int back, uint8_t *b,
 
 /* Capability message. */
 size_t xlproto_caps_encode(uint8_t *out, size_t out_len, uint32_t caps);
+/* The same with ext_len (<= XLPROTO_CAPS_EXT_MAX) bytes after the word;
+ * 0 if it does not fit. */
+size_t xlproto_caps_encode_ext(uint8_t *out, size_t out_len, uint32_t caps,
+                               const uint8_t *ext, size_t ext_len);
 /*
  * Decode from buf: 1 and *caps_r, *used_r when complete; 0 when more
  * bytes are needed; -EPROTO when buf does not start with a capability
