@@ -401,11 +401,64 @@ static void test_fixed_measured(void **state)
     assert_int_equal(cost_model_fixed_measured_ns(&m, 1000, 1000 * 4104ull), 0);
 }
 
+/* The blackout split into phases, and the target's report of its part. */
+static void test_blackout_phases(void **state)
+{
+    struct cost_model m;
+    struct cost_params p = { 0 };
+    struct cost_blackout b;
+    struct cost_peer_times pt = { 900000000, 400000000, 30000000 }, back;
+    /* suspend asked at 1 s, done at 1.1 s, stream out at 1.5 s (1000
+     * final pages at 10000 pages/s: 100 ms), ready at 2.5 s, report 2.6 s */
+    struct cost_times t = { 1000000000, 1100000000, 1500000000,
+                            2500000000, 2600000000, 1000 * 4104ull };
+    uint8_t buf[COST_PEER_BYTES];
+
+    cost_model_init(&m, &p);
+    m.page_rate_pps = 10000;
+    assert_int_equal(cost_blackout_measure(&m, &t, &b), 0);
+    assert_int_equal(b.measured_ns, 1600000000);
+    assert_int_equal(b.transfer_ns, 100000000);
+    assert_int_equal(b.fixed_ns, 1500000000);
+    assert_int_equal(b.phase_ns[COST_PH_SUSPEND], 100000000);
+    assert_int_equal(b.phase_ns[COST_PH_RECORDS], 300000000);
+    assert_int_equal(b.phase_ns[COST_PH_RESTORE], 1000000000);
+    assert_int_equal(b.phase_ns[COST_PH_HANDSHAKE], 100000000);
+    /* the phases add up to the fixed cost */
+    assert_int_equal(b.phase_ns[0] + b.phase_ns[1] + b.phase_ns[2] +
+                         b.phase_ns[3],
+                     b.fixed_ns);
+    /* no suspend hook (HVM): the blackout starts at the suspend */
+    t.suspend_req_ns = 0;
+    assert_int_equal(cost_blackout_measure(&m, &t, &b), 0);
+    assert_int_equal(b.measured_ns, 1500000000);
+    assert_int_equal(b.phase_ns[COST_PH_SUSPEND], 0);
+    /* incomplete: never suspended, or no report */
+    t.report_ns = 0;
+    assert_int_equal(cost_blackout_measure(&m, &t, &b), -EINVAL);
+    t.report_ns = 2600000000;
+    t.suspended_ns = 0;
+    assert_int_equal(cost_blackout_measure(&m, &t, &b), -EINVAL);
+
+    cost_peer_encode(buf, &pt);
+    assert_int_equal(cost_peer_decode(buf, &back), 0);
+    assert_int_equal(back.restore_ns, pt.restore_ns);
+    assert_int_equal(back.restore_tail_ns, pt.restore_tail_ns);
+    assert_int_equal(back.unpause_ns, pt.unpause_ns);
+    buf[31] = 0x80; /* over an hour: refused */
+    assert_int_equal(cost_peer_decode(buf, &back), -EPROTO);
+    cost_peer_encode(buf, &pt);
+    buf[0] = 'x';
+    assert_int_equal(cost_peer_decode(buf, &back), -EPROTO);
+    cost_model_dispose(&m);
+}
+
 static void test_state_roundtrip(void **state)
 {
     struct cost_state *st = calloc(2, sizeof(*st));
     struct cost_pair *p;
     struct cost_throttle_rec t = { 7, 1234, 0, 160 };
+    struct cost_blackout b = { 0 };
     char buf[8192];
     size_t len;
     unsigned i;
@@ -416,9 +469,19 @@ static void test_state_roundtrip(void **state)
     assert_non_null(p);
     assert_null(cost_state_pair(&st[0], "has blank"));
     assert_null(cost_state_pair(&st[0], ""));
-    cost_pair_learn(p, 100000000, 330000000, 300000000); /* +10 % */
-    cost_pair_learn(p, 200000000, 240000000, 300000000); /* -20 % */
+    b.measured_ns = 300000000;
+    b.fixed_ns = 100000000;
+    b.phase_ns[COST_PH_SUSPEND] = 40000000;
+    b.phase_ns[COST_PH_RESTORE] = 60000000;
+    cost_pair_learn(p, &b, 330000000); /* +10 % */
+    b.fixed_ns = 200000000;
+    b.phase_ns[COST_PH_SUSPEND] = 80000000;
+    b.phase_ns[COST_PH_HANDSHAKE] = 60000000;
+    cost_pair_learn(p, &b, 240000000); /* -20 % */
     assert_int_equal(p->fixed_ns, 150000000);
+    assert_int_equal(p->phase_ns[COST_PH_SUSPEND], 60000000);
+    assert_int_equal(p->phase_ns[COST_PH_RESTORE], 60000000);
+    assert_int_equal(p->phase_ns[COST_PH_HANDSHAKE], 30000000);
     assert_int_equal(p->samples, 2);
     assert_int_equal(cost_pair_p90_err_pm(p), 200);
     assert_int_equal(cost_state_add_throttle(&st[0], &t), 0);
@@ -434,6 +497,8 @@ static void test_state_roundtrip(void **state)
     assert_int_equal(st[1].npairs, 1);
     assert_string_equal(st[1].pairs[0].key, "hosta>hostb");
     assert_int_equal(st[1].pairs[0].fixed_ns, 150000000);
+    assert_int_equal(st[1].pairs[0].phase_ns[COST_PH_SUSPEND], 60000000);
+    assert_int_equal(st[1].pairs[0].phase_ns[COST_PH_HANDSHAKE], 30000000);
     assert_int_equal(st[1].pairs[0].nerr, 2);
     assert_int_equal(st[1].pairs[0].err_pm[1], -200);
     assert_int_equal(st[1].nthrottles, 1);
@@ -498,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_abort_wins_over_throttle),
         cmocka_unit_test(test_idle_guest_stops_early),
         cmocka_unit_test(test_fixed_measured),
+        cmocka_unit_test(test_blackout_phases),
         cmocka_unit_test(test_state_roundtrip),
         cmocka_unit_test(test_state_malformed),
     };

@@ -59,6 +59,8 @@ extern const char xlproto_magic[32]; /* savefileheader_magic */
 #define XLPROTO_CAPS_HDR_BYTES   12 /* magic 8, u16 version, u16 length */
 #define XLPROTO_CAPS_MAX_PAYLOAD 64
 #define XLPROTO_CAP_CODEC_V1     (1u << 0) /* can decode the codec wire */
+/* sends its blackout phases after the report (engine/cost.h) */
+#define XLPROTO_CAP_PHASES       (1u << 1)
 
 struct xlproto_header {
     uint32_t mandatory_flags;

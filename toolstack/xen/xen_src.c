@@ -317,8 +317,11 @@ static int write_libxl_end(int fd)
 static int cb_suspend(void *data)
 {
     struct xen_src *s = data;
-    int rc = libxl_domain_suspend_only(s->ctx, s->domid, NULL);
+    int rc;
 
+    if (s->sa->suspending) /* blackout phases: the request */
+        s->sa->suspending(s->sa->opaque);
+    rc = libxl_domain_suspend_only(s->ctx, s->domid, NULL);
     if (rc) {
         s->suspend_rc = rc;
         return 0;
