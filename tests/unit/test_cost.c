@@ -18,7 +18,7 @@
 
 #include "engine/cost.h"
 
-#define MAX_CALLS 64
+#define MAX_CALLS 256
 
 struct trace {
     struct precopy_round calls[MAX_CALLS];
@@ -60,7 +60,8 @@ static void load(const char *name, struct trace *t)
     char path[512], line[512];
     FILE *f;
     unsigned it;
-    unsigned long long w, us, wire, truth;
+    unsigned long long w, us, wire, truth, raw;
+    int nf;
     long long d;
 
     memset(t, 0, sizeof(*t));
@@ -86,8 +87,11 @@ static void load(const char *name, struct trace *t)
         } else if (sscanf(line, "truth %u %llu", &it, &truth) == 2) {
             if (it < MAX_CALLS)
                 t->truth_ns[it] = truth * 1000;
-        } else if (sscanf(line, "%u %llu %lld %llu %llu", &it, &w, &d, &us,
-                          &wire) == 5) {
+        } else if ((nf = sscanf(line, "%u %llu %lld %llu %llu %llu", &it, &w,
+                                &d, &us, &wire, &raw)) >= 5) {
+            /* real traces (json2trace) have the stream bytes too */
+            if (nf < 6)
+                raw = 0;
             assert_true(t->ncalls < MAX_CALLS);
             t->calls[t->ncalls++] = (struct precopy_round){
                 .iteration = it,
@@ -95,6 +99,7 @@ static void load(const char *name, struct trace *t)
                 .dirty_pages = d,
                 .elapsed_ns = us * 1000,
                 .wire_bytes = wire,
+                .raw_bytes = raw,
             };
         }
     }
