@@ -54,6 +54,11 @@ static unsigned kv_u(const char *line, const char *key, unsigned dflt)
     return v[0] ? (unsigned)strtoul(v, NULL, 10) : dflt;
 }
 
+static int replay_throttle(void *opaque, unsigned pct)
+{
+    return 0;
+}
+
 static void load(const char *name, struct trace *t)
 {
     const char *root = getenv("XLMIG_ROOT");
@@ -78,6 +83,11 @@ static void load(const char *name, struct trace *t)
                 kv_u(line, "max_downtime_ms", 300) * 1000000ull;
             t->p.max_time_ns = kv_u(line, "max_time_ms", 0) * 1000000ull;
             t->p.abort_if_busy = (int)kv_u(line, "abort_if_busy", 0);
+            /* a real run throttled: the cap itself is in the trace's
+             * numbers, the replay only has to accept it */
+            t->p.throttle = (int)kv_u(line, "throttle", 0);
+            if (t->p.throttle)
+                t->p.set_throttle = replay_throttle;
         } else if (!strncmp(line, "expect", 6)) {
             kv(line, "decision", t->decision, sizeof(t->decision));
             kv(line, "reason", t->reason, sizeof(t->reason));

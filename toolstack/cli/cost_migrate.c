@@ -51,6 +51,35 @@ int cost_run_option(struct cost_run *c, const char *name, const char *arg)
     return 0;
 }
 
+/*
+ * The host pair's key: "source>destination".  The destination as given,
+ * without port numbers (":5101" and the like: a Ganeti-style rune such
+ * as "socat - TCP:host:5101" names a new port every time, the pair is
+ * the same), blanks as '_'.
+ */
+static void pair_key(char *key, size_t size, const char *src, const char *dst)
+{
+    size_t n, i;
+
+    snprintf(key, size, "%s>", src);
+    n = strlen(key);
+    for (i = 0; dst[i] && n + 1 < size; i++) {
+        if (dst[i] == ':' && dst[i + 1] >= '0' && dst[i + 1] <= '9') {
+            size_t j = i + 1;
+
+            while (dst[j] >= '0' && dst[j] <= '9')
+                j++;
+            if (!dst[j] || dst[j] == ' ' || dst[j] == '\'' || dst[j] == '"' ||
+                dst[j] == ',') {
+                i = j - 1; /* a port: skipped */
+                continue;
+            }
+        }
+        key[n++] = (unsigned char)dst[i] <= ' ' ? '_' : dst[i];
+    }
+    key[n] = 0;
+}
+
 void cost_run_begin(struct cost_run *c, const char *domain, const char *dest,
                     FILE *json, int progress)
 {
@@ -69,10 +98,7 @@ void cost_run_begin(struct cost_run *c, const char *domain, const char *dest,
     if (gethostname(host, sizeof(host)))
         strcpy(host, "localhost");
     host[sizeof(host) - 1] = 0;
-    snprintf(c->key, sizeof(c->key), "%s>%s", host, dest ? dest : "?");
-    for (i = 0; c->key[i]; i++)
-        if ((unsigned char)c->key[i] <= ' ')
-            c->key[i] = '_';
+    pair_key(c->key, sizeof(c->key), host, dest ? dest : "?");
     if (st && !coststate_load(st)) {
         for (i = 0; i < st->npairs; i++)
             if (!strcmp(st->pairs[i].key, c->key))
