@@ -31,6 +31,7 @@
 #define COST_THROTTLE_STEP_PCT       10u  /* QEMU cpu-throttle-increment */
 #define COST_THROTTLE_MAX_PCT        90u
 #define COST_MIN_GAIN_NS             1000000ull /* a round must save 1 ms */
+#define COST_MIN_GAIN_PM             10u /* ... and 1 % of the blackout */
 #define COST_GAIN_RATIO              0.9 /* ... and 10 % of the transfer */
 #define COST_STALL_ROUNDS            2u  /* observed non-shrinking rounds */
 #define COST_SAFETY_ROUNDS           1000u
