@@ -9,15 +9,15 @@
 # until the predicted blackout meets the limit, migrates it, and leaves no
 # cap behind.
 #
-# Made so on any lab: the workload dirties as fast as its vCPU can (so a
-# cap slows it).  The test measures that rate (dmax, memtest's counter
-# over 8 s; tens of thousands of pages/s on a quiet lab, far more than the
-# ~1200 pages/s xlmig moves over the lab link) and gives the guest the CPU
-# cap C0 at which it dirties twice the link's page rate; a cap of 1 % then
-# dirties at most ~half of it.  The hot set's plateau (~0.8 of 8192 pages)
-# is over the limit (the default fixed cost plus a quarter of the hot
-# set's transfer: the state is emptied), so only the throttle lets it
-# converge.
+# Made so on any lab: the workload dirties as fast as its vCPU can, and
+# on a nested host that vCPU shares the CPU with dom0, which does the
+# migration: unthrottled the guest dirties about what the link carries
+# (lambda ~ 1, 203's table), a cap slows it and frees CPU for the sender.
+# Its hot set's plateau (~0.8 of 8192 pages) is over the limit (the
+# default fixed cost, the state being emptied, plus a quarter of the hot
+# set's transfer at xlmig's ~1200 pages/s over the lab link), so only the
+# throttle lets it converge.  (With the 8 s limit of 201, a quiet lab
+# carried the plateau within the limit: the guest converged unthrottled.)
 #
 # First an xlmig is killed (kill -9) once it has set a cap: the cap and
 # its record stay; the next xlmig run releases them before it starts.
@@ -36,23 +36,8 @@ for h in A B; do
 done
 lab_guest_create A "$g" pvh 128 "$ip" 1000000 "$hot" 32
 
-# the workload's own rate, flat out: two samples of memtest's counter
-dirtied() { lab_guest_ask A "$ip" stats | sed -n 's/.* dirtied=\([0-9]*\).*/\1/p'; }
-sleep 3
-d0=$(dirtied) t0=$(date +%s%N)
-sleep 8
-d1=$(dirtied) t1=$(date +%s%N)
-[ -n "$d0" ] && [ -n "$d1" ] || lab_fail "no dirtied counter from memtest"
-dmax=$(((d1 - d0) * 1000000000 / (t1 - t0)))
-[ "$dmax" -gt 0 ] || lab_fail "the workload does not dirty"
-c0=$(((200 * link_pps + dmax - 1) / dmax))
-[ "$c0" -ge 1 ] || c0=1
-[ "$c0" -le 100 ] || lab_fail "the workload dirties only $dmax pages/s: cannot outrun the link"
 limit=$((200 + hot * 1000 / 4 / link_pps))
-lab_exec -t 30 A "xl sched-credit2 -d $g -c $c0 2>/dev/null ||
-    xl sched-credit -d $g -c $c0" >/dev/null || lab_fail "cannot cap $g"
-[ "$(cost_cap A "$g")" = "$c0" ] || lab_fail "cap $c0 not set"
-echo "report: workload dirties $dmax pages/s flat out; cap $c0 % (~$((dmax * c0 / 100)) pages/s, link ~$link_pps); limit $limit ms"
+echo "report: limit $limit ms (link ~$link_pps pages/s, hot set $hot pages)"
 
 # --- an xlmig killed once it has capped the guest
 mig_port=$((mig_port + 1))
@@ -65,17 +50,18 @@ cap=0
 for i in $(seq 240); do
     sleep 2
     cap=$(cost_cap A "$g")
-    [ -n "$cap" ] && [ "$cap" != "$c0" ] && break
+    [ -n "$cap" ] && [ "$cap" != 0 ] && break
+    lab_guest_state A "$g" >/dev/null || lab_fail "the first xlmig migrated without capping"
 done
-[ -n "$cap" ] && [ "$cap" != "$c0" ] || lab_fail "the first xlmig never capped the guest"
+[ -n "$cap" ] && [ "$cap" != 0 ] || lab_fail "the first xlmig never capped the guest"
 lab_exec -t 30 A "for p in \$(ps | grep 'xlmig migrate' | grep -v grep | awk '{ print \$1 }'); do
     kill -9 \$p; done; true" >/dev/null
 sleep 3
 mig_recv_log B "$mig_port"
 [ "$(cost_cap A "$g")" = "$cap" ] || lab_fail "the cap went with the killed xlmig"
-cost_state A | grep -q "^throttle .*cap_orig=$c0 cap_set=$cap" ||
+cost_state A | grep -q "^throttle .*cap_orig=0 cap_set=$cap" ||
     lab_fail "no throttle record of the killed xlmig"
-echo "report: xlmig killed with the guest capped at $cap (its own cap $c0)"
+echo "report: xlmig killed with the guest capped at $cap"
 lab_guest_state A "$g" >/dev/null || lab_fail "$g is gone from A"
 
 # --- the real migration: the stale cap goes first, then the throttle
