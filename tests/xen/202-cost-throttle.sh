@@ -78,7 +78,7 @@ for i in $(seq 240); do
     [ -n "$cap" ] && [ "$cap" != 0 ] && break
     lab_guest_state B "$g" >/dev/null || lab_fail "the second xlmig migrated without capping"
 done
-[ -n "$cap" ] && [ "$cap" != 0 ] || lab_fail "the second xlmig never capped the guest"
+if [ -z "$cap" ] || [ "$cap" = 0 ]; then lab_fail "the second xlmig never capped the guest"; fi
 lab_exec -t 30 B "for p in \$(ps | grep 'xlmig migrate' | grep -v grep | awk '{ print \$1 }'); do
     kill -9 \$p; done; true" >/dev/null
 sleep 3

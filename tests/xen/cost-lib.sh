@@ -55,7 +55,7 @@ cost_tc_stage()
 {
     local d=$lab_share/lab-tc tc lib ko
     tc=$(command -v tc) || lab_fail "no tc on this machine (package iproute2)"
-    ko=$(ls "$lab_cache"/base-*/x/lib/modules/*/kernel/net/sched/sch_tbf.ko 2>/dev/null |
+    ko=$(find "$lab_cache"/base-*/x/lib/modules -name sch_tbf.ko 2>/dev/null |
         head -n1)
     [ -n "$ko" ] || lab_fail "no sch_tbf.ko for the dom0 kernel in $lab_cache"
     mkdir -p "$d" || lab_fail "cannot create $d"
