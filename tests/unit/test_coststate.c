@@ -40,10 +40,12 @@ static int teardown(void **state)
 static int learn_fn(struct cost_state *st, void *opaque)
 {
     struct cost_pair *p = cost_state_pair(st, opaque);
+    struct cost_blackout b = { .measured_ns = 100000000,
+                               .fixed_ns = 100000000 };
 
     if (!p)
         return -EINVAL;
-    cost_pair_learn(p, 100000000, 110000000, 100000000);
+    cost_pair_learn(p, &b, 110000000);
     return 1;
 }
 

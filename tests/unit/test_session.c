@@ -297,7 +297,10 @@ static void test_xlmig_to_xlmig(void **state)
     assert_int_equal(src.resumes, 0);
     assert_string_equal(src.renamed_to, "g1--migratedaway");
     assert_true(st.peer_is_xlmig);
-    assert_int_equal(st.peer_caps, 0);
+    /* no decoder: only the blackout phases (engine/cost.h), which came */
+    assert_int_equal(st.peer_caps, XLPROTO_CAP_PHASES);
+    assert_true(st.peer_phases);
+    assert_true(st.peer_restore_ns > 0);
     assert_false(st.compressed);
     assert_int_equal(st.raw_bytes, STREAM_BYTES + 8);
     assert_int_equal(st.wire_bytes, STREAM_BYTES + 8);

@@ -46,3 +46,38 @@ cost_report()
         "measured ${m:-?} ms, guest gap ${cost_gap:-?} ms," \
         "total ${mig_s:-?} s"
 }
+
+# The lab link, rate-limited with tc inside the dom0s.  The dom0 image has
+# neither tc nor the qdisc modules: cost_tc_stage copies this machine's tc
+# with its libraries (same Debian) and the dom0 kernel's sch_tbf.ko into
+# the share (build/lab-tc, /xlmig/lab-tc in dom0).
+cost_tc_stage()
+{
+    local d=$lab_share/lab-tc tc lib ko
+    tc=$(command -v tc) || lab_fail "no tc on this machine (package iproute2)"
+    ko=$(find "$lab_cache"/base-*/x/lib/modules -name sch_tbf.ko 2>/dev/null |
+        head -n1)
+    [ -n "$ko" ] || lab_fail "no sch_tbf.ko for the dom0 kernel in $lab_cache"
+    mkdir -p "$d" || lab_fail "cannot create $d"
+    cp "$tc" "$ko" "$d/" || lab_fail "cannot stage tc"
+    for lib in $(ldd "$tc" | awk '$3 ~ /^\// { print $3 }'); do
+        cp -L "$lib" "$d/" || lab_fail "cannot stage $lib"
+    done
+}
+
+# cost_link_limit HOST KBIT: token bucket of KBIT kbit/s on the egress of
+# HOST's lab-link NIC; KBIT 0 removes it.
+cost_link_limit()
+{
+    local h=$1 kbit=$2 out
+    out=$(lab_exec -t 60 "$h" "
+        dev=\$(cat /run/lab-link-dev)
+        grep -q '^sch_tbf ' /proc/modules || insmod /xlmig/lab-tc/sch_tbf.ko || exit 1
+        tc() { LD_LIBRARY_PATH=/xlmig/lab-tc /xlmig/lab-tc/tc \"\$@\"; }
+        tc qdisc del dev \$dev root 2>/dev/null
+        if [ $kbit -gt 0 ]; then
+            tc qdisc add dev \$dev root tbf rate ${kbit}kbit burst 256kb latency 500ms || exit 1
+        fi
+        tc qdisc show dev \$dev") || lab_fail "tc on $h: $out"
+    lab_log "lab link of $h: ${kbit} kbit/s ($(head -n1 <<<"$out"))"
+}

@@ -10,3 +10,10 @@
 
 # verify-stream-v2 comes with xen-utils-4.17; the report is python3
 DEPS_PKGS += python3 xen-utils-4.17 socat
+
+# The cost model's prediction error (docs/cost-model.md): >= 20 xlmig
+# migrations ping-pong A <-> B, idle and dirtying; p50/p90 of
+# |predicted - measured| / measured.  About 20-40 minutes.
+.PHONY: bench-xen-predict
+bench-xen-predict: all
+	tests/xenbench/bench-xen-predict

@@ -4,7 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define LOG_PREFIX "cost: "
+#define LOG_PREFIX           "cost: "
+/* policy calls kept for the JSON trace; more are not recorded */
+#define COST_TRACE_MAX_CALLS 4096u
 #include "cli/cost_migrate.h"
 #include "common/log.h"
 
@@ -49,6 +51,35 @@ int cost_run_option(struct cost_run *c, const char *name, const char *arg)
     return 0;
 }
 
+/*
+ * The host pair's key: "source>destination".  The destination as given,
+ * without port numbers (":5101" and the like: a Ganeti-style rune such
+ * as "socat - TCP:host:5101" names a new port every time, the pair is
+ * the same), blanks as '_'.
+ */
+static void pair_key(char *key, size_t size, const char *src, const char *dst)
+{
+    size_t n, i;
+
+    snprintf(key, size, "%s>", src);
+    n = strlen(key);
+    for (i = 0; dst[i] && n + 1 < size; i++) {
+        if (dst[i] == ':' && dst[i + 1] >= '0' && dst[i + 1] <= '9') {
+            size_t j = i + 1;
+
+            while (dst[j] >= '0' && dst[j] <= '9')
+                j++;
+            if (!dst[j] || dst[j] == ' ' || dst[j] == '\'' || dst[j] == '"' ||
+                dst[j] == ',') {
+                i = j - 1; /* a port: skipped */
+                continue;
+            }
+        }
+        key[n++] = (unsigned char)dst[i] <= ' ' ? '_' : dst[i];
+    }
+    key[n] = 0;
+}
+
 void cost_run_begin(struct cost_run *c, const char *domain, const char *dest,
                     FILE *json, int progress)
 {
@@ -67,10 +98,7 @@ void cost_run_begin(struct cost_run *c, const char *domain, const char *dest,
     if (gethostname(host, sizeof(host)))
         strcpy(host, "localhost");
     host[sizeof(host) - 1] = 0;
-    snprintf(c->key, sizeof(c->key), "%s>%s", host, dest ? dest : "?");
-    for (i = 0; c->key[i]; i++)
-        if ((unsigned char)c->key[i] <= ' ')
-            c->key[i] = '_';
+    pair_key(c->key, sizeof(c->key), host, dest ? dest : "?");
     if (st && !coststate_load(st)) {
         for (i = 0; i < st->npairs; i++)
             if (!strcmp(st->pairs[i].key, c->key))
@@ -98,6 +126,8 @@ void cost_run_begin(struct cost_run *c, const char *domain, const char *dest,
         }
     }
     cost_model_init(&c->model, &p);
+    if (json)
+        c->calls = calloc(COST_TRACE_MAX_CALLS, sizeof(*c->calls));
     c->began = 1;
     LOG(INFO, "limit %u ms, fixed blackout cost %.0f ms (%s), %s%s, pair %s",
         c->max_downtime_ms, (double)c->model.p.fixed_ns / 1e6,
@@ -108,9 +138,21 @@ void cost_run_begin(struct cost_run *c, const char *domain, const char *dest,
         c->max_time_s ? ", max time set" : "", c->key);
 }
 
+/* the model's decision, every call recorded for the JSON trace */
+static int traced_decide(void *opaque, const struct precopy_round *r)
+{
+    struct cost_run *c = opaque;
+
+    if (c->calls && c->ncalls < COST_TRACE_MAX_CALLS)
+        c->calls[c->ncalls++] = *r;
+    return cost_model_decide(&c->model, r);
+}
+
 struct precopy_policy cost_run_policy(struct cost_run *c)
 {
-    return cost_model_policy(&c->model);
+    struct precopy_policy p = { traced_decide, c };
+
+    return p;
 }
 
 static double ms(uint64_t ns)
@@ -118,11 +160,76 @@ static double ms(uint64_t ns)
     return (double)ns / 1e6;
 }
 
-static uint64_t measured_ns(const struct mig_stats *s)
+/* The blackout phase by phase (after the migration). */
+static void measure(struct cost_run *c, const struct mig_stats *s)
 {
-    uint64_t end = s->report_ns ? s->report_ns : s->end_ns;
+    struct cost_times t = {
+        .suspend_req_ns = s->suspend_req_ns,
+        .suspended_ns = s->suspend_ns,
+        .stream_end_ns = s->stream_end_ns,
+        .ready_ns = s->ready_ns,
+        .report_ns = s->report_ns,
+        .final_raw_bytes = s->suspend_ns && s->raw_bytes > c->suspend_raw_bytes
+                               ? s->raw_bytes - c->suspend_raw_bytes
+                               : 0,
+    };
 
-    return s->suspend_ns && end > s->suspend_ns ? end - s->suspend_ns : 0;
+    c->have_bo = !cost_blackout_measure(&c->model, &t, &c->bo);
+}
+
+static void json_trace(struct cost_run *c)
+{
+    const struct precopy_round *r;
+    unsigned i;
+
+    for (i = 0; i < c->ncalls; i++) {
+        r = &c->calls[i];
+        fprintf(c->json,
+                "{\"event\":\"policy\",\"iteration\":%u,"
+                "\"total_written_pages\":%llu,\"dirty_pages\":%lld,"
+                "\"elapsed_us\":%llu,\"wire_bytes\":%llu,"
+                "\"raw_bytes\":%llu}\n",
+                r->iteration, (unsigned long long)r->total_written_pages,
+                (long long)r->dirty_pages,
+                (unsigned long long)(r->elapsed_ns / 1000),
+                (unsigned long long)r->wire_bytes,
+                (unsigned long long)r->raw_bytes);
+    }
+}
+
+static void json_blackout(struct cost_run *c, const struct mig_stats *s)
+{
+    const struct cost_model *m = &c->model;
+    const struct cost_blackout *b = &c->bo;
+    unsigned ph;
+
+    fprintf(c->json,
+            "{\"event\":\"blackout\",\"predicted_blackout_ms\":%.1f,"
+            "\"measured_blackout_ms\":%.1f,\"max_downtime_ms\":%u,"
+            "\"fixed_ms\":%.1f,\"fixed_learned\":%s,"
+            "\"predicted_final_pages\":%llu,\"stop_reason\":\"%s\","
+            "\"throttle_pct_max\":%u,\"final_raw_bytes\":%llu,"
+            "\"transfer_ms\":%.1f,\"measured_fixed_ms\":%.1f",
+            ms(m->predicted_blackout_ns), ms(b->measured_ns),
+            c->max_downtime_ms, ms(m->p.fixed_ns),
+            c->learned_samples ? "true" : "false",
+            (unsigned long long)m->predicted_final_pages,
+            cost_reason_name(m->reason), c->max_throttle_pct,
+            (unsigned long long)(s->suspend_ns &&
+                                         s->raw_bytes > c->suspend_raw_bytes
+                                     ? s->raw_bytes - c->suspend_raw_bytes
+                                     : 0),
+            ms(b->transfer_ns), ms(b->fixed_ns));
+    for (ph = 0; ph < COST_PHASES; ph++)
+        fprintf(c->json, ",\"%s_ms\":%.1f", cost_phase_name(ph),
+                ms(b->phase_ns[ph]));
+    if (s->peer_phases)
+        fprintf(c->json,
+                ",\"target_restore_ms\":%.1f,\"target_restore_tail_ms\":%.1f,"
+                "\"target_unpause_ms\":%.1f",
+                ms(s->peer_restore_ns), ms(s->peer_restore_tail_ns),
+                ms(s->peer_unpause_ns));
+    fprintf(c->json, "}\n");
 }
 
 static void on_event(void *opaque, enum mig_event ev, const struct mig_stats *s,
@@ -130,28 +237,17 @@ static void on_event(void *opaque, enum mig_event ev, const struct mig_stats *s,
 {
     struct cost_run *c = opaque;
     const struct cost_model *m = &c->model;
-    uint64_t meas;
+    unsigned ph;
 
     if (m->throttle_pct > c->max_throttle_pct)
         c->max_throttle_pct = m->throttle_pct;
     if (ev == MIG_EV_SUSPENDED)
         c->suspend_raw_bytes = s->raw_bytes;
+    if (ev == MIG_EV_DONE && c->began)
+        measure(c, s);
     if (ev == MIG_EV_DONE && c->json && c->began) {
-        meas = measured_ns(s);
-        fprintf(c->json,
-                "{\"event\":\"blackout\",\"predicted_blackout_ms\":%.1f,"
-                "\"measured_blackout_ms\":%.1f,\"max_downtime_ms\":%u,"
-                "\"fixed_ms\":%.1f,\"fixed_learned\":%s,"
-                "\"predicted_final_pages\":%llu,\"stop_reason\":\"%s\","
-                "\"throttle_pct_max\":%u,\"final_raw_bytes\":%llu}\n",
-                ms(m->predicted_blackout_ns), ms(meas), c->max_downtime_ms,
-                ms(m->p.fixed_ns), c->learned_samples ? "true" : "false",
-                (unsigned long long)m->predicted_final_pages,
-                cost_reason_name(m->reason), c->max_throttle_pct,
-                (unsigned long long)(s->suspend_ns &&
-                                             s->raw_bytes > c->suspend_raw_bytes
-                                         ? s->raw_bytes - c->suspend_raw_bytes
-                                         : 0));
+        json_trace(c);
+        json_blackout(c, s);
         fflush(c->json);
     }
     if (c->next && c->next->event)
@@ -185,15 +281,29 @@ static void on_event(void *opaque, enum mig_event ev, const struct mig_stats *s,
         fprintf(stderr,
                 "migration blackout: measured %.0f ms (no prediction: the "
                 "save ran without the precopy policy)\n",
-                ms(measured_ns(s)));
+                ms(c->bo.measured_ns));
     else if (ev == MIG_EV_DONE && c->began && s->suspend_ns)
         fprintf(stderr,
                 "migration blackout: predicted %.0f ms, measured %.0f ms "
                 "(limit %u ms, stop: %s%s%.0u%s)\n",
-                ms(m->predicted_blackout_ns), ms(measured_ns(s)),
+                ms(m->predicted_blackout_ns), ms(c->bo.measured_ns),
                 c->max_downtime_ms, cost_reason_name(m->reason),
                 c->max_throttle_pct ? ", throttled up to " : "",
                 c->max_throttle_pct, c->max_throttle_pct ? " %" : "");
+    if (ev == MIG_EV_DONE && c->began && c->have_bo && c->progress) {
+        fprintf(stderr, "migration blackout phases: final pages %.0f ms",
+                ms(c->bo.transfer_ns));
+        for (ph = 0; ph < COST_PHASES; ph++)
+            fprintf(stderr, ", %s %.0f ms", cost_phase_name(ph),
+                    ms(c->bo.phase_ns[ph]));
+        if (s->peer_phases)
+            fprintf(stderr,
+                    " (target: restore %.0f ms, %.0f ms after the "
+                    "last byte, unpause %.0f ms)",
+                    ms(s->peer_restore_ns), ms(s->peer_restore_tail_ns),
+                    ms(s->peer_unpause_ns));
+        fprintf(stderr, "\n");
+    }
 }
 
 const struct mig_observer *cost_run_observer(struct cost_run *c,
@@ -207,7 +317,8 @@ const struct mig_observer *cost_run_observer(struct cost_run *c,
 
 struct learn_args {
     const char *key;
-    uint64_t fixed_ns, predicted_ns, measured_ns;
+    const struct cost_blackout *bo;
+    uint64_t predicted_ns;
 };
 
 static int learn_fn(struct cost_state *st, void *opaque)
@@ -217,7 +328,7 @@ static int learn_fn(struct cost_state *st, void *opaque)
 
     if (!p)
         return 0;
-    cost_pair_learn(p, a->fixed_ns, a->predicted_ns, a->measured_ns);
+    cost_pair_learn(p, a->bo, a->predicted_ns);
     return 1;
 }
 
@@ -237,23 +348,17 @@ void cost_run_end(struct cost_run *c, int rc, const struct mig_stats *s)
                 ms(c->model.predicted_blackout_ns), c->max_downtime_ms);
         return;
     }
-    if (rc || !s->suspend_ns || !s->report_ns ||
-        c->model.decision != PRECOPY_STOP)
+    if (rc || !c->have_bo || !s->report_ns || c->model.decision != PRECOPY_STOP)
         return;
     a.key = c->key;
-    a.measured_ns = measured_ns(s);
+    a.bo = &c->bo;
     a.predicted_ns = c->model.predicted_blackout_ns;
-    a.fixed_ns =
-        cost_model_fixed_measured_ns(&c->model, a.measured_ns,
-                                     s->raw_bytes > c->suspend_raw_bytes
-                                         ? s->raw_bytes - c->suspend_raw_bytes
-                                         : 0);
     r = coststate_update(learn_fn, &a);
     if (r)
         LOGEV(WARN, -r, "cannot remember the blackout cost");
     else
         LOG(INFO, "fixed blackout cost %.0f ms remembered for %s",
-            ms(a.fixed_ns), c->key);
+            ms(c->bo.fixed_ns), c->key);
 }
 
 void cost_run_dispose(struct cost_run *c)
@@ -261,6 +366,8 @@ void cost_run_dispose(struct cost_run *c)
     if (!c->began)
         return;
     cost_model_dispose(&c->model); /* set_throttle(0) if applied */
+    free(c->calls);
+    c->calls = NULL;
     if (c->have_thr) {
         cost_throttler_dispose(&c->thr);
         c->have_thr = 0;

@@ -31,6 +31,12 @@ struct cost_run {
     int have_thr, began;
     unsigned max_throttle_pct;
     uint64_t suspend_raw_bytes;
+    /* every policy call, for the JSON "policy" events (the round traces
+     * of tests/unit/fixtures/cost/ are made of them) */
+    struct precopy_round *calls;
+    unsigned ncalls;
+    struct cost_blackout bo; /* after the migration */
+    int have_bo;
     FILE *json;
     int progress;
     struct mig_observer obs;

@@ -218,8 +218,11 @@ static int throttle_up(struct cost_model *m)
 static int decide_top(struct cost_model *m, const struct precopy_round *r)
 {
     uint64_t n = (uint64_t)r->dirty_pages, live_ns, final, final2, pred_now;
-    uint64_t next_transfer_ns, pred_lo, t_final;
+    uint64_t next_transfer_ns, pred_lo, t_final, min_gain_ns;
     int pays, shrinks, unsure = 0, first = !m->sent_dirty_round;
+    /* the fixed cost alone is over the limit: no round, no throttle can
+     * meet it (docs/cost-model.md "Decisions") */
+    int unreachable = m->p.fixed_ns >= m->p.max_downtime_ns;
 
     if (r->iteration == 0 || !m->mem_pages) {
         /* before the full pass: every pfn */
@@ -280,14 +283,20 @@ static int decide_top(struct cost_model *m, const struct precopy_round *r)
     if (first) /* busy only if over the optimistic full-pass rate too */
         shrinks = m->dirty_rate_pps <=
                   COST_GAIN_RATIO * fmax(m->full_pass_pps, rate_pps(m));
+    /* a round must save 1 ms and 1 % of the predicted blackout */
+    min_gain_ns = pred_now / 1000 * COST_MIN_GAIN_PM;
+    if (min_gain_ns < COST_MIN_GAIN_NS)
+        min_gain_ns = COST_MIN_GAIN_NS;
     pays = first ? shrinks
                  : shrinks && m->stalled < COST_STALL_ROUNDS &&
-                       t_final >= next_transfer_ns + COST_MIN_GAIN_NS;
+                       t_final >= next_transfer_ns + min_gain_ns;
     if (pays)
         return finish(m, PRECOPY_CONTINUE, COST_RUNNING);
     /* busy: the blackout no longer shrinks and is over the limit */
     if (m->p.abort_if_busy)
         return finish(m, PRECOPY_ABORT, COST_BUSY);
+    if (unreachable) /* slowing the guest cannot help */
+        return finish(m, PRECOPY_STOP, COST_NO_GAIN);
     if (!throttle_up(m))
         return finish(m, PRECOPY_CONTINUE, COST_RUNNING);
     return finish(m, PRECOPY_STOP,

@@ -31,6 +31,7 @@
 #define COST_THROTTLE_STEP_PCT       10u  /* QEMU cpu-throttle-increment */
 #define COST_THROTTLE_MAX_PCT        90u
 #define COST_MIN_GAIN_NS             1000000ull /* a round must save 1 ms */
+#define COST_MIN_GAIN_PM             10u /* ... and 1 % of the blackout */
 #define COST_GAIN_RATIO              0.9 /* ... and 10 % of the transfer */
 #define COST_STALL_ROUNDS            2u  /* observed non-shrinking rounds */
 #define COST_SAFETY_ROUNDS           1000u
@@ -109,6 +110,62 @@ uint64_t cost_model_fixed_measured_ns(const struct cost_model *m,
                                       uint64_t final_raw_bytes);
 
 /*
+ * The blackout, phase by phase (docs/cost-model.md "Phases").  The
+ * sender's clock, times in ns; 0 = not known:
+ *   suspend_req   the suspend was requested (libxenguest's callback)
+ *   suspended     the guest is suspended
+ *   stream_end    the sender wrote the last stream byte
+ *   ready         the target acknowledged the transfer (restored)
+ *   report        the target reported its copy running
+ */
+enum cost_phase {
+    COST_PH_SUSPEND = 0, /* suspend_req -> suspended */
+    COST_PH_RECORDS,     /* final send minus the final pages' transfer */
+    COST_PH_RESTORE,     /* stream_end -> ready */
+    COST_PH_HANDSHAKE,   /* ready -> report: GO, unpause, report */
+    COST_PHASES,
+};
+
+struct cost_times {
+    uint64_t suspend_req_ns, suspended_ns, stream_end_ns, ready_ns, report_ns;
+    uint64_t final_raw_bytes; /* stream bytes produced after the suspend */
+};
+
+struct cost_blackout {
+    uint64_t measured_ns; /* suspend_req (or suspended) -> report */
+    uint64_t transfer_ns; /* the model's time for the final pages */
+    uint64_t fixed_ns;    /* measured - transfer: the sum of the phases */
+    uint64_t phase_ns[COST_PHASES];
+};
+
+const char *cost_phase_name(enum cost_phase ph);
+/* Split a migration's blackout into phases.  -EINVAL if the times are
+ * incomplete (no suspend or no report) or out of order. */
+int cost_blackout_measure(const struct cost_model *m,
+                          const struct cost_times *t, struct cost_blackout *b);
+
+/*
+ * The target's own part, sent back to an xlmig sender after the report
+ * (only when the sender announced XLPROTO_OPTFLAG_XLMIG and the target
+ * XLPROTO_CAP_PHASES): magic, then three little-endian u64 in ns.
+ */
+#define COST_PEER_MAGIC  "XLMIGPHS"
+#define COST_PEER_BYTES  32u
+#define COST_PEER_MAX_NS (3600ull * 1000000000ull) /* capped on decode */
+
+struct cost_peer_times {
+    uint64_t restore_ns;      /* restore start -> domain built */
+    uint64_t restore_tail_ns; /* last stream byte in -> domain built */
+    uint64_t unpause_ns;      /* GO read -> rename and unpause done */
+};
+
+void cost_peer_encode(uint8_t out[COST_PEER_BYTES],
+                      const struct cost_peer_times *t);
+/* 0, or -EPROTO (wrong magic, a value over COST_PEER_MAX_NS). */
+int cost_peer_decode(const uint8_t in[COST_PEER_BYTES],
+                     struct cost_peer_times *t);
+
+/*
  * State remembered per host pair (text file, one line per pair, see
  * docs/cost-model.md), and the throttles applied and not yet released.
  * Pure parsing and formatting; the file I/O is in cli/coststate.c.
@@ -120,8 +177,9 @@ uint64_t cost_model_fixed_measured_ns(const struct cost_model *m,
 #define COST_STATE_MAX_BYTES     (64u * 1024u)
 
 struct cost_pair {
-    char key[COST_STATE_KEY_MAX]; /* "src>dst", no blank */
-    uint64_t fixed_ns;            /* EWMA of the measured fixed cost */
+    char key[COST_STATE_KEY_MAX];   /* "src>dst", no blank */
+    uint64_t fixed_ns;              /* EWMA of the measured fixed cost */
+    uint64_t phase_ns[COST_PHASES]; /* EWMA of each phase */
     unsigned samples;
     unsigned nerr;
     int32_t err_pm[COST_STATE_ERRS]; /* (pred - meas) / meas, per mille */
@@ -150,9 +208,10 @@ int cost_state_format(const struct cost_state *st, char *buf, size_t size,
 /* The pair, created (evicting the first one when full) if missing;
  * NULL if the key is empty, too long or contains a blank. */
 struct cost_pair *cost_state_pair(struct cost_state *st, const char *key);
-/* Learn one migration: fixed cost EWMA and the prediction error. */
-void cost_pair_learn(struct cost_pair *p, uint64_t fixed_ns,
-                     uint64_t predicted_ns, uint64_t measured_ns);
+/* Learn one migration: fixed cost and phase EWMAs, the prediction error.
+ * b->fixed_ns is the fixed cost; phase_ns may be all 0 (unknown). */
+void cost_pair_learn(struct cost_pair *p, const struct cost_blackout *b,
+                     uint64_t predicted_ns);
 /* p90 of |err| in per mille over the kept samples; -1 if none. */
 int cost_pair_p90_err_pm(const struct cost_pair *p);
 int cost_state_add_throttle(struct cost_state *st,

@@ -3,7 +3,7 @@
  * The cost model's state file, parsed and formatted (cost.h).  Format,
  * one record per line, '#' comments:
  *
- *   pair KEY fixed_ns=N samples=N err=E,E,...
+ *   pair KEY fixed_ns=N samples=N [PHASE_ns=N ...] err=E,E,...
  *   throttle domid=N pid=N cap_orig=N cap_set=N
  *
  * The file is local and written by xlmig, but it is still input: every
@@ -73,6 +73,23 @@ static void parse_errs(struct cost_pair *p, const char *s)
     }
 }
 
+/* "suspend_ns=N" etc.: 0 if tok is a phase */
+static int parse_phase(struct cost_pair *p, const char *tok)
+{
+    char name[32];
+    unsigned ph;
+    uint64_t v;
+
+    for (ph = 0; ph < COST_PHASES; ph++) {
+        snprintf(name, sizeof(name), "%s_ns", cost_phase_name(ph));
+        if (!field_u64(tok, name, 3600ull * 1000000000ull, &v)) {
+            p->phase_ns[ph] = v;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
 static void parse_pair(struct cost_state *st, char *save)
 {
     char *key = strtok_r(NULL, " \t", &save), *tok;
@@ -88,6 +105,8 @@ static void parse_pair(struct cost_state *st, char *save)
             p.fixed_ns = v;
         else if (!field_u64(tok, "samples", 1000000000ull, &v))
             p.samples = (unsigned)v;
+        else if (!parse_phase(&p, tok))
+            ;
         else if (!strncmp(tok, "err=", 4))
             parse_errs(&p, tok + 4);
     }
@@ -165,8 +184,11 @@ int cost_state_format(const struct cost_state *st, char *buf, size_t size,
     for (i = 0; i < st->npairs; i++) {
         const struct cost_pair *p = &st->pairs[i];
 
-        PUT("pair %s fixed_ns=%" PRIu64 " samples=%u err=", p->key, p->fixed_ns,
+        PUT("pair %s fixed_ns=%" PRIu64 " samples=%u", p->key, p->fixed_ns,
             p->samples);
+        for (k = 0; k < COST_PHASES; k++)
+            PUT(" %s_ns=%" PRIu64, cost_phase_name(k), p->phase_ns[k]);
+        PUT(" err=");
         for (k = 0; k < p->nerr; k++)
             PUT("%s%d", k ? "," : "", (int)p->err_pm[k]);
         PUT("\n");
@@ -201,12 +223,17 @@ struct cost_pair *cost_state_pair(struct cost_state *st, const char *key)
     return &st->pairs[st->npairs++];
 }
 
-void cost_pair_learn(struct cost_pair *p, uint64_t fixed_ns,
-                     uint64_t predicted_ns, uint64_t measured_ns)
+void cost_pair_learn(struct cost_pair *p, const struct cost_blackout *b,
+                     uint64_t predicted_ns)
 {
+    uint64_t measured_ns = b->measured_ns;
+    unsigned ph;
     double e;
 
-    p->fixed_ns = p->samples ? (p->fixed_ns + fixed_ns) / 2 : fixed_ns;
+    p->fixed_ns = p->samples ? (p->fixed_ns + b->fixed_ns) / 2 : b->fixed_ns;
+    for (ph = 0; ph < COST_PHASES; ph++)
+        p->phase_ns[ph] = p->samples ? (p->phase_ns[ph] + b->phase_ns[ph]) / 2
+                                     : b->phase_ns[ph];
     if (p->samples < 1000000000u)
         p->samples++;
     if (!measured_ns)

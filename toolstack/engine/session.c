@@ -11,6 +11,7 @@
 
 #define LOG_PREFIX "migrate: "
 #include "common/log.h"
+#include "engine/cost.h"
 #include "engine/session.h"
 #include "transport/xlproto.h"
 
@@ -223,6 +224,41 @@ static void on_suspended(void *opaque)
     emit(s, MIG_EV_SUSPENDED, NULL, 0);
 }
 
+/* blackout phases (docs/cost-model.md): the suspend request */
+static void on_suspending(void *opaque)
+{
+    struct send_state *s = opaque;
+
+    pthread_mutex_lock(&s->lock);
+    if (!s->stats->suspend_req_ns)
+        s->stats->suspend_req_ns = mig_now_ns();
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* blackout phases: the target's part, which an xlmig target with
+ * XLPROTO_CAP_PHASES sends right after its report.  Not an error if
+ * it does not come: the migration is done. */
+static void read_peer_phases(struct xlproto_ctx *x, struct mig_stats *stats)
+{
+    uint8_t b[COST_PEER_BYTES];
+    struct cost_peer_times t;
+    unsigned i;
+
+    if (!(stats->peer_caps & XLPROTO_CAP_PHASES))
+        return;
+    for (i = 0; i < sizeof(b); i++)
+        if (xlproto_read_byte(x, 1, &b[i], "blackout phases", 2000))
+            return;
+    if (cost_peer_decode(b, &t)) {
+        LOG(WARN, "the target's blackout phases are malformed: ignored");
+        return;
+    }
+    stats->peer_phases = 1;
+    stats->peer_restore_ns = t.restore_ns;
+    stats->peer_restore_tail_ns = t.restore_tail_ns;
+    stats->peer_unpause_ns = t.unpause_ns;
+}
+
 static void print_failed_badly(void)
 {
     fprintf(stderr,
@@ -299,6 +335,7 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
     sa.policy.decide = policy_wrapper;
     sa.policy.opaque = &s;
     sa.suspended = on_suspended;
+    sa.suspending = on_suspending;
     sa.opaque = &s;
     save_rc = ops->save(be, pipefd[1], &sa);
     close(pipefd[1]);
@@ -388,6 +425,7 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
     fprintf(stderr, "migration sender: Target reports successful startup.\n");
     ops->destroy(be); /* bang! */
     fprintf(stderr, "Migration successful.\n");
+    read_peer_phases(&x, stats);
     rc = 0;
     goto out;
 
@@ -433,6 +471,7 @@ struct recv_pump {
     int out_fd; /* write end of the pipe to libxl; closed by the pump */
     int timeout_ms;
     int rc;
+    uint64_t end_ns; /* the last stream byte was read (blackout phases) */
 };
 
 /* channel -> decoder -> pipe (libxl reads the original stream). */
@@ -471,6 +510,7 @@ static void *recv_pump_main(void *arg)
     }
     if (rc)
         LOG(ERROR, "decoding the migration stream failed (rc=%d)", rc);
+    p->end_ns = mig_now_ns();
 out:
     free(buf);
     /* end of the original stream for libxl (EOF on error) */
@@ -494,6 +534,10 @@ int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
     pthread_t pump_thread;
     uint8_t status;
     size_t n;
+    /* blackout phases for an xlmig sender (engine/cost.h) */
+    uint8_t phases[COST_PEER_BYTES];
+    struct cost_peer_times pt = { 0 };
+    uint64_t t_restore = 0, t_built = 0, t_go = 0;
 
     xlproto_ctx_init(&x, ch, 0, NULL);
     /* a vanished sender must be an error, not a signal */
@@ -514,8 +558,9 @@ int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
                              : 0;
 
         n = xlproto_caps_encode_ext(caps, sizeof(caps),
-                                    o->dec ? o->dec->caps : 0, ext,
-                                    ext_len <= sizeof(ext) ? ext_len : 0);
+                                    (o->dec ? o->dec->caps : 0) |
+                                        XLPROTO_CAP_PHASES,
+                                    ext, ext_len <= sizeof(ext) ? ext_len : 0);
         rc =
             xlproto_write_msg(&x, 1, caps, n, "capabilities", WRITE_TIMEOUT_MS);
         if (rc)
@@ -523,6 +568,7 @@ int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
         use_dec = o->dec != NULL;
     }
 
+    t_restore = mig_now_ns();
     if (!use_dec) {
         /* stock stream: libxl reads the channel directly, as with xl */
         rc = ops->restore(be, (const char *)h.config, ch->stream_fd,
@@ -561,6 +607,10 @@ int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
     }
     if (rc)
         goto creation_failed;
+    t_built = mig_now_ns();
+    pt.restore_ns = t_built - t_restore;
+    if (use_dec && pump.end_ns && pump.end_ns <= t_built)
+        pt.restore_tail_ns = t_built - pump.end_ns;
     have_domain = 1;
     if (name && asprintf(&incoming, "%s--incoming", name) < 0) {
         incoming = NULL;
@@ -579,6 +629,7 @@ int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
     if (rc)
         goto notify;
     got_go = 1;
+    t_go = mig_now_ns();
     fprintf(stderr, "migration target: Got permission, starting domain.\n");
     if (name) {
         rc = ops->rename(be, domid, incoming, name);
@@ -590,6 +641,7 @@ int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
         if (rc)
             goto notify;
     }
+    pt.unpause_ns = mig_now_ns() - t_go;
     fprintf(stderr, "migration target: Domain started successsfully.\n");
     rc = 0;
 
@@ -609,6 +661,13 @@ notify:
          * the domain; its state is for the administrator to resolve */
         rc = rc2;
         goto out;
+    }
+    if (!rc && (h.optional_flags & XLPROTO_OPTFLAG_XLMIG)) {
+        /* an xlmig sender reads our part of the blackout (it saw
+         * XLPROTO_CAP_PHASES); an older one has closed: ignore errors */
+        cost_peer_encode(phases, &pt);
+        xlproto_write_msg(&x, 1, phases, sizeof(phases), "blackout phases",
+                          5000);
     }
     if (rc) {
         fprintf(stderr, "migration target: Failure, destroying our copy.\n");

@@ -40,6 +40,9 @@ struct mig_save_args {
     struct precopy_policy policy;
     /* the backend calls this right after the guest is suspended */
     void (*suspended)(void *opaque);
+    /* ... and this right before it asks the guest to suspend (may be
+     * NULL; a backend without the hook never calls it) */
+    void (*suspending)(void *opaque);
     void *opaque;
 };
 
@@ -109,8 +112,14 @@ struct mig_stats {
     uint64_t ready_ns;      /* target acknowledged the transfer */
     uint64_t report_ns;     /* target reported its unpause result */
     uint64_t end_ns;
-    unsigned rounds;      /* precopy rounds (policy calls with data) */
-    uint64_t dirty_pages; /* last dirty count seen */
+    /* blackout phases (docs/cost-model.md); 0 = not known */
+    uint64_t suspend_req_ns;       /* the suspend was requested */
+    int peer_phases;               /* the target reported its part */
+    uint64_t peer_restore_ns;      /* target: restore start -> built */
+    uint64_t peer_restore_tail_ns; /* target: last byte in -> built */
+    uint64_t peer_unpause_ns;      /* target: GO read -> unpaused */
+    unsigned rounds;               /* precopy rounds (policy calls with data) */
+    uint64_t dirty_pages;          /* last dirty count seen */
     uint64_t total_written_pages;
     uint64_t raw_bytes;  /* stream bytes produced by the save */
     uint64_t wire_bytes; /* bytes written to the channel */

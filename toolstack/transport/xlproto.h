@@ -64,6 +64,8 @@ extern const char xlproto_magic[32]; /* savefileheader_magic */
 #define XLPROTO_CAP_CODEC_V1     (1u << 0) /* can decode the codec wire */
 /* bytes after the capability word (an extension older peers skip) */
 #define XLPROTO_CAPS_EXT_MAX     (XLPROTO_CAPS_MAX_PAYLOAD - 4)
+/* sends its blackout phases after the report (engine/cost.h) */
+#define XLPROTO_CAP_PHASES       (1u << 2)
 
 struct xlproto_header {
     uint32_t mandatory_flags;

@@ -338,6 +338,8 @@ static int cb_suspend(void *data)
     int rc;
 
     s->suspend_called = 1;
+    if (s->sa->suspending) /* blackout phases: the request */
+        s->sa->suspending(s->sa->opaque);
     rc = libxl_domain_suspend_only(s->ctx, s->domid, NULL);
     if (rc) {
         s->suspend_rc = rc;
