@@ -17,7 +17,9 @@
 #include "cli/cmds.h"
 #include "cli/cost_migrate.h"
 #include "cli/migrate_common.h"
+#include "cli/once.h"
 #include "common/log.h"
+#include "engine/fault.h"
 #include "engine/precopy.h"
 #include "engine/session.h"
 #include "engine/session_codec.h"
@@ -213,6 +215,23 @@ static void on_event(void *opaque, enum mig_event ev, const struct mig_stats *s,
         r->next->event(r->next->opaque, ev, s, rd, status);
 }
 
+/* i10: a new connection to the same target (the in-doubt query) */
+struct reconnect {
+    const char *tls, *thost, *tport, *rune;
+    int insecure;
+};
+
+static int reconnect(void *opaque, struct channel **ch_r)
+{
+    struct reconnect *r = opaque;
+
+    if (r->tls)
+        return tls_connect_configured(r->tls, NULL, r->insecure, 30000, ch_r);
+    if (r->thost && r->tport)
+        return channel_tcp_connect_new(r->thost, r->tport, 30000, ch_r);
+    return channel_rune_new(r->rune, ch_r);
+}
+
 static int usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -314,6 +333,8 @@ int cmd_migrate(int argc, char **argv)
     struct xsh_notice_result notice;
     struct mig_observer xsh_obs = { xsh_mig_event, &xsh };
     int xsh_live = 0; /* notice or state written, mig_send not run */
+    struct once_src once = { 0 }; /* i10: exactly-once journal */
+    struct reconnect recon = { 0 };
 
     cost_run_init(&cost);
     optind = 1;
@@ -511,6 +532,11 @@ int cmd_migrate(int argc, char **argv)
         fflush(json);
     }
 
+    if (fault_point(FAULT_CONNECT, 0)) {
+        fprintf(stderr, "xlmig: cannot connect to the target (injected)\n");
+        rc = 1;
+        goto out;
+    }
     if (tls) {
         rc = tls_connect_configured(tls, NULL, insecure, 30000, &ch);
     } else if (tcp) {
@@ -552,6 +578,17 @@ int cmd_migrate(int argc, char **argv)
     so.banner_timeout_ms = 120000;
     so.ready_timeout_ms = 600000;
     so.report_timeout_ms = 300000;
+    /* i10: journal the migration (uuid, epoch) for the exactly-once
+     * hand-over; the query reconnects the way we connected */
+    recon.tls = tls;
+    recon.insecure = insecure;
+    recon.thost = tls ? NULL : thost;
+    recon.tport = tls ? NULL : tport;
+    recon.rune = rune;
+    if (!once_src_begin(&once, so.name, xen_src_domid(src),
+                        tls ? tls : (tcp ? tcp : rune), tcp ? thost : host,
+                        reconnect, &recon))
+        so.once = &once.ops;
     memset(&rep, 0, sizeof(rep));
     rep.json = json;
     rep.progress = progress;
@@ -573,6 +610,7 @@ int cmd_migrate(int argc, char **argv)
                   have_enc ? &enc.ops : &stream_passthrough, ch,
                   cost_run_observer(&cost, &obs), &stats);
     cost_run_end(&cost, rc, &stats);
+    once_src_end(&once);
     if (have_enc && stats.compressed && json) {
         struct codec_stats cs;
         char buf[2048];
