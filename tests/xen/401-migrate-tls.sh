@@ -75,7 +75,7 @@ bg_run() {
         fi
     done
     [ -n "$out" ] || out="no result from $h before the deadline ($misses polls unanswered)"
-    [ $misses -gt 0 ] && lab_log "$tag: $misses polls of $h unanswered (starved dom0)"
+    [ $misses -gt 0 ] && lab_log "$tag: $misses polls of $h unanswered (starved dom0)" >&2
     printf '%s\n' "$out"
 }
 
