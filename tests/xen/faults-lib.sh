@@ -221,7 +221,9 @@ fl_cell()
 fl_table()
 {
     local r
-    echo "fault matrix (point, action, guest runs on, result):"
-    printf '%-20s %-6s %-5s %s\n' POINT ACTION RUNS RESULT
-    for r in "${fl_rows[@]}"; do echo "$r"; done
+    {
+        echo "fault matrix (point, action, guest runs on, result):"
+        printf '%-20s %-6s %-5s %s\n' POINT ACTION RUNS RESULT
+        for r in "${fl_rows[@]}"; do echo "$r"; done
+    } | tee "$fl_build/faults-matrix.table"
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # lab: stock
+# timeout: 14400
 #
 # The whole fault matrix (make check-faults): every fault point of
 # engine/fault.h, active (error, kill -9) and passive (SIGSTOP), on one
