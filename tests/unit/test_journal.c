@@ -144,6 +144,11 @@ static void test_decode_bad(void **state)
 
     assert_int_equal(journal_decode(good, strlen(good), &d), 0);
     assert_int_equal(d.phase, JOURNAL_READY);
+    /* terminal phases belong to both roles */
+    good = HDR "role=target\nphase=done\n";
+    assert_int_equal(journal_decode(good, strlen(good), &d), 0);
+    good = HDR "role=source\nphase=aborted\n";
+    assert_int_equal(journal_decode(good, strlen(good), &d), 0);
     expect_bad("");
     expect_bad(HDR "role=target\n");                /* no phase */
     expect_bad(HDR "role=target\nphase=ready");     /* no newline */

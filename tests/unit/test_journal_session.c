@@ -165,7 +165,8 @@ struct jdst {
     int answers;
 };
 
-static int jdst_begin(void *opaque, const char *uuid, uint64_t epoch)
+static int jdst_begin(void *opaque, const char *uuid, uint64_t epoch,
+                      const char *config_json)
 {
     struct jdst *j = opaque;
 

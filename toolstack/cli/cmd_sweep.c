@@ -22,6 +22,7 @@
 #define LOG_PREFIX "journal-sweep: "
 #include "cli/cmds.h"
 #include "cli/once.h"
+#include "cli/sweep_xen.h"
 #include "common/log.h"
 #include "transport/channel.h"
 #include "transport/tls.h"
@@ -179,8 +180,8 @@ static void sweep_one(struct sweep *s, struct journal_rec *r)
         break;
     case JOURNAL_SW_DESTROY_PAUSED:
         snprintf(name, sizeof(name), "%s--incoming", r->domain);
-        if (r->domain[0] && !open_domain(name, &dom))
-            xen_src_ops.destroy(dom);
+        if (r->domain[0])
+            sweep_xen_destroy(name); /* -ENOENT: already gone */
         rc = jfile_update(r, JOURNAL_ABORTED);
         printf("  destroyed the paused copy '%s'\n", name);
         break;
@@ -194,6 +195,35 @@ static void sweep_one(struct sweep *s, struct journal_rec *r)
     xen_src_free(dom);
     if (rc)
         s->unresolved++;
+}
+
+/* --incoming domains without a live receive (journaled or not) */
+static void sweep_orphans(struct sweep *s)
+{
+    char *names[32];
+    int n, i, rc;
+
+    n = sweep_xen_names("--incoming", names, 32);
+    if (n <= 0)
+        return;
+    if (sweep_receive_running()) {
+        printf("%d --incoming domain(s) kept: a migrate-receive is "
+               "running\n",
+               n);
+        s->unresolved++;
+    } else {
+        for (i = 0; i < n; i++) {
+            printf("orphan '%s' (no live receive): %s\n", names[i],
+                   s->dry_run ? "destroy" : "destroying");
+            if (!s->dry_run) {
+                rc = sweep_xen_destroy(names[i]);
+                if (rc && rc != -ENOENT)
+                    s->unresolved++;
+            }
+        }
+    }
+    for (i = 0; i < n; i++)
+        free(names[i]);
 }
 
 int cmd_journal_sweep(int argc, char **argv)
@@ -233,6 +263,7 @@ int cmd_journal_sweep(int argc, char **argv)
     }
     for (i = 0; i < s->nrecs; i++)
         sweep_one(s, &s->recs[i]);
+    sweep_orphans(s);
     fflush(stdout);
     rc = s->unresolved ? 1 : 0;
 out:

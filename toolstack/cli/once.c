@@ -149,13 +149,41 @@ void once_src_end(struct once_src *o)
 
 /* ------------------------------------------------------------ target */
 
-static int dst_begin(void *opaque, const char *uuid, uint64_t epoch)
+/* c_info.name of a libxl JSON config, "" if not found (the sweep then
+ * finds the --incoming copy by its name suffix) */
+static void config_name(const char *json, char *out, size_t size)
+{
+    const char *p = json ? strstr(json, "\"c_info\"") : NULL;
+    size_t n = 0;
+
+    out[0] = '\0';
+    if (p)
+        p = strstr(p, "\"name\"");
+    if (!p)
+        return;
+    p += 6;
+    while (*p == ' ' || *p == ':')
+        p++;
+    if (*p++ != '"')
+        return;
+    while (p[n] && p[n] != '"' && p[n] != '\\' && n + 1 < size)
+        n++;
+    if (p[n] != '"')
+        return;
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+static int dst_begin(void *opaque, const char *uuid, uint64_t epoch,
+                     const char *config_json)
 {
     struct once_dst *o = opaque;
     struct journal_rec old;
+    char name[JOURNAL_NAME_MAX];
     int fd, rc;
 
-    rc = journal_rec_init(&o->rec, JOURNAL_TARGET, uuid, epoch, "", "");
+    config_name(config_json, name, sizeof(name));
+    rc = journal_rec_init(&o->rec, JOURNAL_TARGET, uuid, epoch, name, "");
     if (rc)
         return rc;
     o->rec.pid = (int32_t)getpid();

@@ -213,10 +213,10 @@ int journal_decode(const char *buf, size_t len, struct journal_rec *r)
     }
     if (seen != 0x1f)
         goto out;
-    /* a phase of the other role is corrupt */
-    if ((r->role == JOURNAL_SOURCE) !=
-        (r->phase == JOURNAL_SENDING || r->phase == JOURNAL_GO_SENT ||
-         journal_phase_terminal(r->phase)))
+    /* a phase of the other role is corrupt (terminal ones are shared) */
+    if (!journal_phase_terminal(r->phase) &&
+        (r->role == JOURNAL_SOURCE) !=
+            (r->phase == JOURNAL_SENDING || r->phase == JOURNAL_GO_SENT))
         goto out;
     rc = 0;
 out:

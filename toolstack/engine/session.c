@@ -489,11 +489,15 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
 failed_preamble:
     /* xl exits here without touching the domain */
     ch->ops->shutdown_send(ch);
+    if (o->once)
+        o->once->journal(o->once->opaque, JOURNAL_ABORTED);
     goto out;
 
 failed_suspend:
     ch->ops->shutdown_send(ch);
     fprintf(stderr, "Migration failed, failed to suspend at sender.\n");
+    if (o->once)
+        o->once->journal(o->once->opaque, JOURNAL_ABORTED);
     goto out;
 
 failed_resume:
@@ -641,7 +645,8 @@ int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
         goto out;
     }
     if (once && h.has_once) {
-        rc = once->begin(once->opaque, h.once_uuid, h.once_epoch);
+        rc = once->begin(once->opaque, h.once_uuid, h.once_epoch,
+                         (const char *)h.config);
         if (rc)
             goto creation_failed;
         once_active = 1;

@@ -153,8 +153,10 @@ struct mig_once_src {
 
 /* Receiver: journal and answer queries.  NULL: as xl (no journal). */
 struct mig_once_dst {
-    /* an xlmig sender gave uuid/epoch: journal RECEIVING (0 or -errno) */
-    int (*begin)(void *opaque, const char *uuid, uint64_t epoch);
+    /* an xlmig sender gave uuid/epoch: journal RECEIVING (0 or -errno);
+     * config_json names the domain */
+    int (*begin)(void *opaque, const char *uuid, uint64_t epoch,
+                 const char *config_json);
     /* durable phase change; -ESTALE if a query fenced the migration */
     int (*journal)(void *opaque, enum journal_phase to, uint32_t domid,
                    const char *name);
