@@ -143,6 +143,25 @@ fl_leaks() { # fl_leaks [ALLOW_PAUSED]: prints what leaked, if anything
     done
 }
 
+# fl_followup TAG: the guest migrates once more without a fault, memory
+# intact (FL_FOLLOWUP=end: once after all cells instead of after each)
+fl_followup()
+{
+    local out v
+    fl_migrate_start "$1-follow" ""
+    out=$(fl_wait "$1-follow" 1500)
+    if ! grep -q '^rc=0$' <<<"$out"; then
+        printf '%s\n' "$out" | sed 's/^/      follow| /'
+        return 1
+    fi
+    lab_move_guest "$fl_cur" "$fl_oth" "$fl_g"
+    fl_cur=$fl_oth fl_oth=$(fl_other "$fl_oth")
+    fl_cleanup >/dev/null
+    v=$(lab_guest_verify "$fl_cur" "$fl_ip") || return 1
+    [ -z "$(fl_leaks)" ] || return 1
+    lab_log "   follow-up migration ok: $fl_g runs on $fl_cur, memory $v"
+}
+
 # fl_cell POINT ACTION: one cell; appends a row to fl_rows
 fl_cell()
 {
@@ -199,18 +218,8 @@ fl_cell()
         res="FAIL(leak)"
         note="$lk"
     fi
-    if [ "$res" = ok ] || [ "$res" = in-doubt ]; then
-        # follow-up: the guest must still migrate
-        fl_migrate_start "$tag-follow" ""
-        out=$(fl_wait "$tag-follow" 1500)
-        if grep -q '^rc=0$' <<<"$out"; then
-            lab_move_guest "$fl_cur" "$fl_oth" "$fl_g"
-            fl_cur=$fl_oth fl_oth=$(fl_other "$fl_oth")
-            v=$(lab_guest_verify "$fl_cur" "$fl_ip") || res="FAIL(follow-up memory: $v)"
-        else
-            printf '%s\n' "$out" | sed 's/^/      follow| /'
-            res="FAIL(follow-up)"
-        fi
+    if [ "${FL_FOLLOWUP:-each}" = each ] && { [ "$res" = ok ] || [ "$res" = in-doubt ]; }; then
+        fl_followup "$tag" || res="FAIL(follow-up)"
     fi
     [ "$res" = ok ] || [ "$res" = in-doubt ] || fl_fails=$((fl_fails + 1))
     fl_rows+=("$(printf '%-20s %-6s %-5s %s %s' "$point" "$act" \

@@ -186,10 +186,13 @@ static void sweep_one(struct sweep *s, struct journal_rec *r)
         printf("  destroyed the paused copy '%s'\n", name);
         break;
     case JOURNAL_SW_FINISH_START:
-        printf("  the copy '%s' was cleared to run here; check 'xl list' "
-               "(kept)\n",
-               r->domain);
-        rc = -EAGAIN;
+        /* GO was checked and RUNNING journaled: the source has been or
+         * will be told "running", so this copy must run */
+        rc = sweep_xen_finish_start(r->domain);
+        if (!rc || rc == -ENOENT)
+            rc = jfile_update(r, JOURNAL_DONE);
+        printf("  the copy '%s' was cleared to run here: %s\n", r->domain,
+               rc ? "FAILED, check 'xl list'" : "runs");
         break;
     }
     xen_src_free(dom);

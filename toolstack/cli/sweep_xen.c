@@ -81,6 +81,38 @@ int sweep_xen_destroy(const char *name)
     return rc;
 }
 
+int sweep_xen_finish_start(const char *name)
+{
+    xentoollog_logger_stdiostream *lg;
+    libxl_ctx *ctx;
+    uint32_t domid;
+    char *incoming = NULL;
+    int rc;
+
+    rc = ctx_open(&ctx, &lg);
+    if (rc)
+        return rc;
+    if (!libxl_name_to_domid(ctx, name, &domid)) {
+        rc = 0;
+    } else if (asprintf(&incoming, "%s--incoming", name) < 0) {
+        incoming = NULL;
+        rc = -ENOMEM;
+        goto out;
+    } else if (!libxl_name_to_domid(ctx, incoming, &domid)) {
+        rc = libxl_domain_rename(ctx, domid, incoming, name) ? -EIO : 0;
+    } else {
+        rc = -ENOENT;
+        goto out;
+    }
+    /* cleared to run by GO and journaled RUNNING: make sure it runs */
+    if (!rc)
+        libxl_domain_unpause(ctx, domid, NULL);
+out:
+    free(incoming);
+    ctx_close(ctx, lg);
+    return rc;
+}
+
 int sweep_receive_running(void)
 {
     char path[300], buf[512];

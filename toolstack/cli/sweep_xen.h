@@ -11,6 +11,9 @@
 int sweep_xen_names(const char *suffix, char **names, size_t max);
 /* Destroy the domain called name: 0, -ENOENT if none, -EIO. */
 int sweep_xen_destroy(const char *name);
+/* A copy cleared to run (journal RUNNING) whose receiver died: rename
+ * NAME--incoming to NAME if needed and unpause.  -ENOENT if neither. */
+int sweep_xen_finish_start(const char *name);
 /* 1 if a process other than us runs a 'migrate-receive' (xl or xlmig). */
 int sweep_receive_running(void);
 
