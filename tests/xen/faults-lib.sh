@@ -180,6 +180,7 @@ fl_cell()
         sleep 20
     else
         out=$(fl_wait "$tag" 1500)
+        sleep 10 # the receiver finishes what it can on its own
     fi
     printf '%s\n' "$out" | sed 's/^/      send| /'
     grep -q 'IN DOUBT' <<<"$out" && doubt=1
