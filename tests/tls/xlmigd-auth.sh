@@ -54,7 +54,7 @@ start_daemon() { # start_daemon NAME CONF [options]
     shift 2
     rm -f "$t/$name.port"
     "$bin/xlmigd" -F -c "$c" --listen 127.0.0.1:0 --port-file "$t/$name.port" \
-        --receiver "$t/recv" "$@" 2>"$t/$name.log" &
+        --receiver "$t/recv" --no-sweep "$@" 2>"$t/$name.log" &
     pids+=($!)
     for _ in $(seq 50); do [ -s "$t/$name.port" ] && break; sleep 0.1; done
     [ -s "$t/$name.port" ] || { cat "$t/$name.log"; exit 1; }

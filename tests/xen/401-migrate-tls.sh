@@ -52,9 +52,11 @@ trap 'rc=$?; daemons_stop; lab_test_end $rc' EXIT
 # bg_run HOST TAG CMD: run CMD in the background in HOST's dom0 and poll
 # with short commands (a connection held for minutes through QEMU's user
 # networking does not survive a starved machine); prints CMD's output and
-# a last line "rc=N s=SECONDS"
+# a last line "rc=N s=SECONDS".  Only the deadline ends the wait: a dom0
+# busy with a migration under emulation may not answer for minutes (the
+# failed run under load gave up after 30 unanswered polls).
 bg_run() {
-    local h=$1 tag=$2 cmd=$3 deadline=$((SECONDS + 2400)) misses=0 out=""
+    local h=$1 tag=$2 cmd=$3 deadline=$((SECONDS + 1500)) misses=0 out=""
     lab_exec -t 60 "$h" "
         rm -f /tmp/tls-$tag.log /tmp/tls-$tag.out
         (t0=\$(cut -d' ' -f1 /proc/uptime)
@@ -67,13 +69,13 @@ bg_run() {
     while [ $SECONDS -lt $deadline ]; do
         sleep 3
         if out=$(lab_exec -t 30 "$h" "cat /tmp/tls-$tag.log 2>/dev/null"); then
-            misses=0
             [ -n "$out" ] && break
         else
             misses=$((misses + 1))
-            [ $misses -gt 30 ] && break
         fi
     done
+    [ -n "$out" ] || out="no result from $h before the deadline ($misses polls unanswered)"
+    [ $misses -gt 0 ] && lab_log "$tag: $misses polls of $h unanswered (starved dom0)" >&2
     printf '%s\n' "$out"
 }
 

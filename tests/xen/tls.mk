@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: MIT
-# TLS migrations through xlmigd on the nested-Xen lab.
-# tests/xen/401-migrate-tls.sh is not in make check yet: it has not passed
-# end to end (issue 10); run it alone on a lab:
-#   tests/lab/lab up && bash tests/xen/401-migrate-tls.sh
+# TLS migrations through xlmigd on the nested-Xen lab.  401 failed once
+# under load because it gave up after 30 unanswered polls of a dom0
+# starved by the migration; it now waits for its deadline only (34 and 67
+# unanswered polls seen since).  Passed twice on lab 101 (533 s, and
+# 1158 s with four labs on the machine, exactly-once build).
+TESTS_XEN += tests/xen/401-migrate-tls.sh

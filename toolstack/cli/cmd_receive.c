@@ -13,6 +13,7 @@
 #define LOG_PREFIX "migrate-receive: "
 #include "cli/cmds.h"
 #include "cli/migrate_common.h"
+#include "cli/once.h"
 #include "common/log.h"
 #include "engine/session.h"
 #include "engine/session_codec.h"
@@ -92,6 +93,7 @@ int cmd_migrate_receive(int argc, char **argv)
     struct xsh_ctx xsh;
     struct xsh_dst_wrap wrap;
     char peer_buf[XSH_NAME_MAX];
+    struct once_dst once; /* i10: exactly-once journal */
     /* net-forward (nfwd_migrate.h) */
     int forward = 1;
     struct nfwd_sched sched;
@@ -233,6 +235,8 @@ int cmd_migrate_receive(int argc, char **argv)
     }
     ro.header_timeout_ms = 120000;
     ro.go_timeout_ms = 300000;
+    once_dst_init(&once, &xen_dst_ops, dst);
+    ro.once = &once.ops;
     /* the peer, for hooks and state: ssh's client address if any */
     peer = getenv("SSH_CLIENT");
     snprintf(peer_buf, sizeof(peer_buf), "%s", peer ? peer : "");

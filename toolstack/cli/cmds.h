@@ -19,5 +19,6 @@ extern const struct cmd_spec cmd_table[];
 int cmd_stream(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_migrate_receive(int argc, char **argv);
+int cmd_journal_sweep(int argc, char **argv); /* i10 */
 
 #endif

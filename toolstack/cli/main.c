@@ -23,6 +23,9 @@ const struct cmd_spec cmd_table[] = {
     { "migrate-receive", cmd_migrate_receive,
       "Restore a domain from a migration stream (used by migrate)",
       "[options]" },
+    /* i10: exactly-once journal */
+    { "journal-sweep", cmd_journal_sweep,
+      "Resolve interrupted migrations from the journal", "[-n]" },
     { NULL, NULL, NULL, NULL },
 };
 

@@ -29,23 +29,24 @@
 #include "transport/tls.h"
 #include "transport/tls_conf.h"
 
-#define XLMIGD_USAGE                                                         \
-    "Usage: xlmigd [options]\n"                                              \
-    "\n"                                                                     \
-    "Receive live migrations over TLS and restore them with\n"               \
-    "'xlmig migrate-receive'.\n"                                             \
-    "\n"                                                                     \
-    "Options:\n"                                                             \
-    "-h, --help               Print this help.\n"                            \
-    "-F, --foreground         Log to stderr as well as syslog.\n"            \
-    "-v                       More messages (repeatable).\n"                 \
-    "-c, --config FILE        Read FILE instead of /etc/xlmig/xlmig.conf.\n" \
-    "--listen [ADDR:]PORT     Listen there (default: the config, *:8002).\n" \
-    "--receiver PATH          The xlmig binary to run for each migration.\n" \
-    "--max-connections N      Concurrent receives (default 2).\n"            \
-    "--once                   Exit after the first connection (tests).\n"    \
-    "--port-file FILE         Write the bound port to FILE (tests).\n"       \
-    "--insecure               No TLS: plaintext, unauthenticated (says so).\n"
+#define XLMIGD_USAGE                                                           \
+    "Usage: xlmigd [options]\n"                                                \
+    "\n"                                                                       \
+    "Receive live migrations over TLS and restore them with\n"                 \
+    "'xlmig migrate-receive'.\n"                                               \
+    "\n"                                                                       \
+    "Options:\n"                                                               \
+    "-h, --help               Print this help.\n"                              \
+    "-F, --foreground         Log to stderr as well as syslog.\n"              \
+    "-v                       More messages (repeatable).\n"                   \
+    "-c, --config FILE        Read FILE instead of /etc/xlmig/xlmig.conf.\n"   \
+    "--listen [ADDR:]PORT     Listen there (default: the config, *:8002).\n"   \
+    "--receiver PATH          The xlmig binary to run for each migration.\n"   \
+    "--max-connections N      Concurrent receives (default 2).\n"              \
+    "--once                   Exit after the first connection (tests).\n"      \
+    "--port-file FILE         Write the bound port to FILE (tests).\n"         \
+    "--insecure               No TLS: plaintext, unauthenticated (says so).\n" \
+    "--no-sweep               No start-up sweep of the journal.\n"
 
 static volatile sig_atomic_t stop_requested;
 static int log_stderr;
@@ -150,6 +151,58 @@ static int run_receiver(const char *receiver, int fd, const char *peer)
     return 128 + WTERMSIG(status);
 }
 
+/*
+ * Start-up sweep (docs/design.md, exactly-once): 'xlmig journal-sweep'
+ * resolves what a previous daemon or receiver left behind (paused
+ * --incoming copies of dead receives, ...) before we accept anything.
+ */
+static void run_sweep(const char *receiver)
+{
+    int outp[2], status;
+    char line[1024];
+    FILE *f;
+    pid_t pid;
+
+    if (pipe2(outp, O_CLOEXEC)) {
+        LOGE(WARN, "start-up sweep: cannot create a pipe");
+        return;
+    }
+    pid = fork();
+    if (pid < 0) {
+        LOGE(WARN, "start-up sweep: cannot fork");
+        close(outp[0]);
+        close(outp[1]);
+        return;
+    }
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDONLY);
+
+        if (nul >= 0)
+            dup2(nul, 0);
+        dup2(outp[1], 1);
+        dup2(outp[1], 2);
+        execlp(receiver, receiver, "journal-sweep", (char *)NULL);
+        _exit(127);
+    }
+    close(outp[1]);
+    f = fdopen(outp[0], "r");
+    if (f) {
+        while (fgets(line, sizeof(line), f)) {
+            line[strcspn(line, "\n")] = 0;
+            LOG(INFO, "start-up sweep: %s", line);
+        }
+        fclose(f);
+    } else {
+        close(outp[0]);
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return;
+    if (!WIFEXITED(status) || WEXITSTATUS(status))
+        LOG(WARN, "start-up sweep: unresolved records remain (status %d)",
+            WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
 /* One connection, in its own process. */
 static int serve(struct tls_ctx *ctx, int fd, const char *peer,
                  const char *receiver)
@@ -241,7 +294,8 @@ int main(int argc, char **argv)
         OPT_MAXCONN,
         OPT_ONCE,
         OPT_PORTFILE,
-        OPT_INSECURE
+        OPT_INSECURE,
+        OPT_NO_SWEEP
     };
     static const struct option lopts[] = {
         { "help", 0, NULL, 'h' },
@@ -253,11 +307,13 @@ int main(int argc, char **argv)
         { "once", 0, NULL, OPT_ONCE },
         { "port-file", 1, NULL, OPT_PORTFILE },
         { "insecure", 0, NULL, OPT_INSECURE },
+        { "no-sweep", 0, NULL, OPT_NO_SWEEP },
         { NULL, 0, NULL, 0 },
     };
     const char *conf_path = NULL, *port_file = NULL;
     char *listen_arg = NULL, *receiver = NULL, *end;
     int opt, rc, lfd = -1, once = 0, insecure = 0, verbose = 0, have_conf = 0;
+    int no_sweep = 0;
     long maxc = 0;
     unsigned active = 0, port = 0;
     struct tls_ctx *ctx = NULL;
@@ -300,6 +356,9 @@ int main(int argc, char **argv)
             break;
         case OPT_INSECURE:
             insecure = 1;
+            break;
+        case OPT_NO_SWEEP:
+            no_sweep = 1;
             break;
         default:
             fputs(XLMIGD_USAGE, stderr);
@@ -364,6 +423,8 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (!no_sweep)
+        run_sweep(conf.receiver);
     lfd = listen_on(conf.listen_addr, conf.port, &port);
     if (lfd < 0) {
         rc = 1;

@@ -12,6 +12,7 @@
 #define LOG_PREFIX "migrate: "
 #include "common/log.h"
 #include "engine/cost.h"
+#include "engine/fault.h"
 #include "engine/session.h"
 #include "transport/xlproto.h"
 
@@ -66,6 +67,7 @@ struct send_state {
     int pipe_rd;
     int pump_rc;
     int want_caps;
+    int fault_rc; /* i10: an error fault fired in a callback */
 };
 
 static void emit(struct send_state *s, enum mig_event ev,
@@ -104,14 +106,14 @@ static void throttle(struct send_state *s, uint64_t start_ns)
     nanosleep(&ts, NULL);
 }
 
-static void check_caps(struct send_state *s)
+static void check_caps_wait(struct send_state *s, int timeout_ms)
 {
     uint32_t caps;
     int rc;
 
     if (!s->want_caps)
         return;
-    rc = xlproto_poll_caps(s->x, 0, &caps);
+    rc = xlproto_poll_caps(s->x, timeout_ms, &caps);
     if (rc <= 0)
         return;
     s->want_caps = 0;
@@ -134,6 +136,11 @@ static void check_caps(struct send_state *s)
     LOG(INFO, "peer is xlmig (capabilities 0x%x)%s", caps,
         s->stats->compressed ? ", compressed stream" : "");
     emit(s, MIG_EV_NEGOTIATED, NULL, 0);
+}
+
+static void check_caps(struct send_state *s)
+{
+    check_caps_wait(s, 0);
 }
 
 /*
@@ -206,6 +213,10 @@ static int policy_wrapper(void *opaque, const struct precopy_round *in)
     }
     pthread_mutex_unlock(&s->lock);
     d = s->user_policy.decide(s->user_policy.opaque, &r);
+    if (r.dirty_pages >= 0 && fault_point(FAULT_PRECOPY_ROUND, r.iteration)) {
+        s->fault_rc = -EIO; /* i10: back out at round K */
+        d = PRECOPY_ABORT;
+    }
     if (r.dirty_pages >= 0)
         emit(s, MIG_EV_ROUND, &r, d);
     return d;
@@ -222,6 +233,51 @@ static void on_suspended(void *opaque)
     if (s->enc->suspended)
         s->enc->suspended(s->enc->opaque);
     emit(s, MIG_EV_SUSPENDED, NULL, 0);
+    if (fault_point(FAULT_SUSPEND, 0))
+        s->fault_rc = -EIO; /* i10: fail once the stream is written */
+}
+
+/* i10: exactly-once, sender.  After GO without a report: ask the target
+ * and act only on a definite answer.  Returns 0 (resolved: *resumed_r
+ * says which way) or -errno (stay paused). */
+static int resolve_in_doubt(const struct mig_send_opts *o,
+                            const struct mig_src_ops *ops, void *be,
+                            const char *away, int *resumed_r)
+{
+    const struct mig_once_src *once = o->once;
+    enum journal_answer a = JOURNAL_ANS_UNKNOWN;
+    int qrc;
+
+    *resumed_r = 0;
+    fprintf(stderr,
+            "migration sender: in doubt after GO: asking the target about "
+            "migration %s (epoch %llu)\n",
+            once->uuid, (unsigned long long)once->epoch);
+    qrc = once->query(once->opaque, &a);
+    switch (journal_src_action(qrc, a)) {
+    case JOURNAL_SRC_RESUME:
+        fprintf(stderr, "migration sender: target answers: its copy never "
+                        "ran and is destroyed; resuming at sender.\n");
+        if (o->name && away)
+            ops->rename(be, away, o->name);
+        if (ops->resume(be)) {
+            fprintf(stderr, "migration sender: resume failed; the domain "
+                            "stays paused here (no copy runs elsewhere).\n");
+            return -EIO;
+        }
+        once->journal(once->opaque, JOURNAL_ABORTED);
+        *resumed_r = 1;
+        return 0;
+    case JOURNAL_SRC_DESTROY:
+        fprintf(stderr, "migration sender: target answers: the domain runs "
+                        "there; destroying our copy.\n");
+        once->journal(once->opaque, JOURNAL_DONE);
+        ops->destroy(be);
+        return 0;
+    default:
+        once->in_doubt(once->opaque);
+        return -EREMOTEIO;
+    }
 }
 
 /* blackout phases (docs/cost-model.md): the suspend request */
@@ -285,6 +341,8 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
     char *away = NULL;
     uint8_t status;
     uint64_t before;
+    uint8_t trailer[XLPROTO_ONCE_BYTES], goext[XLPROTO_ONCE_BYTES];
+    int once_ok = 0, resumed;
 
     memset(stats, 0, sizeof(*stats));
     memset(&s, 0, sizeof(s));
@@ -305,12 +363,23 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
     /* preamble: nothing has touched the guest yet */
     rc = xlproto_read_fixed(&x, 1, xlproto_banner, XLPROTO_BANNER_BYTES,
                             "banner", o->banner_timeout_ms);
+    if (!rc)
+        rc = fault_point(FAULT_HANDSHAKE, 0);
     if (rc)
         goto failed_preamble;
-    rc = xlproto_send_header(
+    /* i10: the identity rides after the config, only to a peer that may
+     * be xlmig (stock xl ignores optional flags and trailing data) */
+    once_ok = o->once && o->compress &&
+              xlproto_once_encode(trailer, XLPROTO_ID_MAGIC, o->once->uuid,
+                                  o->once->epoch);
+    rc = xlproto_send_header_once(
         &x, o->config, o->config_len,
-        o->compress ? XLPROTO_OPTFLAG_XLMIG | o->optional_flags : 0,
-        WRITE_TIMEOUT_MS);
+        o->compress ? XLPROTO_OPTFLAG_XLMIG | o->optional_flags |
+                          (once_ok ? XLPROTO_OPTFLAG_ONCE : 0)
+                    : 0,
+        once_ok ? trailer : NULL, WRITE_TIMEOUT_MS);
+    if (!rc)
+        rc = fault_point(FAULT_CONFIG, 0);
     if (rc)
         goto failed_preamble;
 
@@ -365,12 +434,21 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
         rc = s.pump_rc;
         goto failed_resume;
     }
+    rc = s.fault_rc ? s.fault_rc : fault_point(FAULT_STOP_AND_COPY, 0);
+    if (rc)
+        goto failed_resume;
+    /* capabilities sent late (a loaded receiver) must not be taken for
+     * the "ready" message: wait for the first back-channel bytes */
+    check_caps_wait(&s, o->ready_timeout_ms);
 
     rc = xlproto_read_fixed(&x, 1, xlproto_ready, XLPROTO_READY_BYTES,
                             "ready message", o->ready_timeout_ms);
     if (rc)
         goto failed_resume;
     stats->ready_ns = mig_now_ns();
+    rc = fault_point(FAULT_AFTER_READY, 0);
+    if (rc)
+        goto failed_resume;
 
     fprintf(stderr, "migration sender: Target has acknowledged transfer.\n");
     if (o->name) {
@@ -386,9 +464,27 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
 
     /* point of no return: once GO may have reached the target, resuming
      * here could run the guest twice */
+    /* i10: GO_SENT is durable before any GO byte leaves; GO carries the
+     * migration's uuid and epoch to a journaling target */
+    if (o->once) {
+        rc = o->once->journal(o->once->opaque, JOURNAL_GO_SENT);
+        if (rc) {
+            if (o->name)
+                ops->rename(be, away, o->name);
+            goto failed_resume;
+        }
+    }
+    once_ok = once_ok && (stats->peer_caps & XLPROTO_CAP_ONCE_V1) &&
+              xlproto_once_encode(goext, XLPROTO_GOEXT_MAGIC, o->once->uuid,
+                                  o->once->epoch);
     fprintf(stderr, "migration sender: Giving target permission to start.\n");
     rc = xlproto_write_msg(&x, 0, xlproto_go, XLPROTO_GO_BYTES, "GO message",
                            WRITE_TIMEOUT_MS);
+    if (!rc && once_ok)
+        rc = xlproto_write_msg(&x, 0, goext, sizeof(goext), "GO identity",
+                               WRITE_TIMEOUT_MS);
+    if (!rc)
+        rc = fault_point(FAULT_AFTER_GO, 0);
     if (rc)
         goto failed_badly;
     rc = xlproto_read_fixed(&x, 1, xlproto_report, XLPROTO_REPORT_BYTES,
@@ -398,6 +494,8 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
         goto failed_badly;
     rc = xlproto_read_byte(&x, 1, &status, "success/failure status",
                            o->report_timeout_ms);
+    if (!rc)
+        rc = fault_point(FAULT_AFTER_REPORT, 0);
     if (rc)
         goto failed_badly;
     stats->report_ns = mig_now_ns();
@@ -417,12 +515,16 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
             ops->rename(be, away, o->name);
         if (!ops->resume(be))
             fprintf(stderr, "migration sender: Resumed OK.\n");
+        if (o->once)
+            o->once->journal(o->once->opaque, JOURNAL_ABORTED);
         fprintf(stderr, "Migration failed due to problems at target.\n");
         rc = -EREMOTEIO;
         goto out;
     }
 
     fprintf(stderr, "migration sender: Target reports successful startup.\n");
+    if (o->once)
+        o->once->journal(o->once->opaque, JOURNAL_DONE);
     ops->destroy(be); /* bang! */
     fprintf(stderr, "Migration successful.\n");
     read_peer_phases(&x, stats);
@@ -432,22 +534,43 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
 failed_preamble:
     /* xl exits here without touching the domain */
     ch->ops->shutdown_send(ch);
+    if (o->once)
+        o->once->journal(o->once->opaque, JOURNAL_ABORTED);
     goto out;
 
 failed_suspend:
     ch->ops->shutdown_send(ch);
     fprintf(stderr, "Migration failed, failed to suspend at sender.\n");
+    if (o->once)
+        o->once->journal(o->once->opaque, JOURNAL_ABORTED);
     goto out;
 
 failed_resume:
     ch->ops->shutdown_send(ch);
     fprintf(stderr, "Migration failed, resuming at sender.\n");
     ops->resume(be);
+    if (o->once)
+        o->once->journal(o->once->opaque, JOURNAL_ABORTED);
     goto out;
 
 failed_badly:
-    print_failed_badly();
     ch->ops->shutdown_send(ch);
+    if (once_ok && o->once->query) {
+        /* i10: resolve the in-doubt window through a journaling target */
+        if (!resolve_in_doubt(o, ops, be, away, &resumed)) {
+            if (resumed) {
+                fprintf(stderr, "Migration failed, resumed at sender after "
+                                "the target's answer.\n");
+                rc = -EREMOTEIO;
+            } else {
+                fprintf(stderr, "Migration successful (confirmed by the "
+                                "target after the report was lost).\n");
+                rc = 0;
+            }
+            goto out;
+        }
+    }
+    print_failed_badly();
 
 out:
     if (pump_started) {
@@ -538,6 +661,12 @@ int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
     uint8_t phases[COST_PEER_BYTES];
     struct cost_peer_times pt = { 0 };
     uint64_t t_restore = 0, t_built = 0, t_go = 0;
+    /* i10: exactly-once */
+    const struct mig_once_dst *once = o->once;
+    int once_active = 0;
+    uint8_t goext[XLPROTO_ONCE_BYTES];
+    char go_uuid[XLPROTO_ONCE_UUID_CHARS + 1];
+    uint64_t go_epoch;
 
     xlproto_ctx_init(&x, ch, 0, NULL);
     /* a vanished sender must be an error, not a signal */
@@ -550,6 +679,33 @@ int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
     rc = xlproto_recv_header(&x, &h, o->header_timeout_ms);
     if (rc)
         goto creation_failed;
+    if (h.is_query) {
+        /* i10: a source in doubt asks what became of its migration */
+        uint8_t ans[XLPROTO_ANSWER_BYTES];
+        enum journal_answer a = JOURNAL_ANS_UNKNOWN;
+
+        if (!once || once->answer(once->opaque, h.once_uuid, h.once_epoch, &a))
+            a = JOURNAL_ANS_UNKNOWN;
+        fprintf(stderr, "migration target: query about %s (epoch %llu): %s\n",
+                h.once_uuid, (unsigned long long)h.once_epoch,
+                journal_answer_name(a));
+        memcpy(ans, XLPROTO_ANSWER_MAGIC, 8);
+        ans[8] = (uint8_t)a;
+        rc = xlproto_write_msg(&x, 1, ans, sizeof(ans), "query answer",
+                               WRITE_TIMEOUT_MS);
+        goto out;
+    }
+    if (once && h.has_once) {
+        rc = once->begin(once->opaque, h.once_uuid, h.once_epoch,
+                         (const char *)h.config);
+        if (rc)
+            goto creation_failed;
+        once_active = 1;
+    }
+    if (!rc)
+        rc = fault_point(FAULT_RECV_CONFIG, 0);
+    if (rc)
+        goto creation_failed;
     if (h.optional_flags & XLPROTO_OPTFLAG_XLMIG) {
         uint8_t ext[XLPROTO_CAPS_EXT_MAX];
         size_t ext_len = o->caps_ext
@@ -559,7 +715,8 @@ int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
 
         n = xlproto_caps_encode_ext(caps, sizeof(caps),
                                     (o->dec ? o->dec->caps : 0) |
-                                        XLPROTO_CAP_PHASES,
+                                        XLPROTO_CAP_PHASES |
+                                        (once_active ? XLPROTO_CAP_ONCE_V1 : 0),
                                     ext, ext_len <= sizeof(ext) ? ext_len : 0);
         rc =
             xlproto_write_msg(&x, 1, caps, n, "capabilities", WRITE_TIMEOUT_MS);
@@ -618,18 +775,51 @@ int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
         goto notify;
     }
 
+    rc = fault_point(FAULT_RECV_RESTORED, 0);
+    if (!rc && once_active)
+        rc = once->journal(once->opaque, JOURNAL_READY, domid, name);
+    if (rc)
+        goto destroy_unstarted;
     fprintf(stderr, "migration target: Transfer complete, requesting "
                     "permission to start domain.\n");
     rc = xlproto_write_msg(&x, 1, xlproto_ready, XLPROTO_READY_BYTES,
                            "ready message", WRITE_TIMEOUT_MS);
+    if (!rc)
+        rc = fault_point(FAULT_RECV_AFTER_READY, 0);
     if (rc)
         goto destroy_unstarted;
     rc = xlproto_read_fixed(&x, 0, xlproto_go, XLPROTO_GO_BYTES, "GO message",
                             o->go_timeout_ms);
     if (rc)
         goto notify;
+    if (once_active) {
+        /* i10: never unpause without this migration's uuid and epoch */
+        rc = xlproto_read_bytes(&x, 0, goext, sizeof(goext), "GO identity",
+                                o->go_timeout_ms);
+        if (!rc && (xlproto_once_decode(goext, XLPROTO_GOEXT_MAGIC, go_uuid,
+                                        &go_epoch) ||
+                    strcmp(go_uuid, h.once_uuid) || go_epoch != h.once_epoch)) {
+            fprintf(stderr, "migration target: GO does not carry this "
+                            "migration's uuid and epoch; not starting.\n");
+            rc = -EPROTO;
+        }
+        if (rc)
+            goto notify;
+    }
     got_go = 1;
     t_go = mig_now_ns();
+    rc = fault_point(FAULT_RECV_AFTER_GO, 0);
+    if (!rc && once_active) {
+        /* durable before the guest can run; -ESTALE: a query fenced us */
+        rc = once->journal(once->opaque, JOURNAL_RUNNING, domid, name);
+        if (rc == -ESTALE)
+            fprintf(stderr,
+                    "migration target: migration %s was aborted by "
+                    "a query of the source; not starting.\n",
+                    h.once_uuid);
+    }
+    if (rc)
+        goto notify;
     fprintf(stderr, "migration target: Got permission, starting domain.\n");
     if (name) {
         rc = ops->rename(be, domid, incoming, name);
@@ -643,7 +833,7 @@ int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
     }
     pt.unpause_ns = mig_now_ns() - t_go;
     fprintf(stderr, "migration target: Domain started successsfully.\n");
-    rc = 0;
+    rc = fault_point(FAULT_RECV_BEFORE_REPORT, 0);
 
 notify:
     status = rc ? (uint8_t)(rc < 0 ? -rc : rc) : 0;
@@ -654,6 +844,10 @@ notify:
     if (!rc2)
         rc2 = xlproto_write_msg(&x, 1, &status, 1, "success/failure code",
                                 WRITE_TIMEOUT_MS);
+    if (!rc2)
+        fault_point(FAULT_RECV_AFTER_REPORT, 0);
+    if (!rc2 && !rc && once_active)
+        once->journal(once->opaque, JOURNAL_DONE, domid, name);
     if (rc2 && !got_go)
         goto destroy_unstarted;
     if (rc2) {
@@ -673,6 +867,8 @@ notify:
         fprintf(stderr, "migration target: Failure, destroying our copy.\n");
         rc2 = ops->destroy(be, domid);
         have_domain = 0;
+        if (!rc2 && once_active)
+            once->journal(once->opaque, JOURNAL_ABORTED, domid, name);
         if (rc2) {
             fprintf(stderr,
                     "migration target: Failed to destroy our copy "
@@ -697,6 +893,8 @@ destroy_unstarted:
         ops->destroy(be, domid);
         have_domain = 0;
     }
+    if (once_active)
+        once->journal(once->opaque, JOURNAL_ABORTED, domid, name);
     if (!rc)
         rc = -EPIPE;
     goto out;
@@ -704,6 +902,8 @@ destroy_unstarted:
 creation_failed:
     fprintf(stderr, "migration target: Domain creation failed (code %d).\n",
             rc);
+    if (once_active)
+        once->journal(once->opaque, JOURNAL_ABORTED, domid, name);
 
 out:
     xlproto_header_dispose(&h);

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/journal.h"
 #include "engine/precopy.h"
 #include "transport/channel.h"
 
@@ -148,6 +149,38 @@ struct mig_observer {
     void *opaque;
 };
 
+/* --- exactly-once hand-over (i10; docs/design.md) --- */
+/* Sender: with a receiver that journals too (XLPROTO_CAP_ONCE_V1), GO
+ * carries uuid and epoch; after GO without a report the target is asked
+ * over a new connection.  NULL: behave exactly as xl. */
+struct mig_once_src {
+    const char *uuid;
+    uint64_t epoch;
+    /* durable phase change: GO_SENT (before GO), DONE, ABORTED */
+    int (*journal)(void *opaque, enum journal_phase to);
+    /* in doubt: ask the target (new connection, retries); 0 + *a */
+    int (*query)(void *opaque, enum journal_answer *a);
+    /* in doubt and unresolved: print exactly what to check */
+    void (*in_doubt)(void *opaque);
+    void *opaque;
+};
+
+/* Receiver: journal and answer queries.  NULL: as xl (no journal). */
+struct mig_once_dst {
+    /* an xlmig sender gave uuid/epoch: journal RECEIVING (0 or -errno);
+     * config_json names the domain */
+    int (*begin)(void *opaque, const char *uuid, uint64_t epoch,
+                 const char *config_json);
+    /* durable phase change; -ESTALE if a query fenced the migration */
+    int (*journal)(void *opaque, enum journal_phase to, uint32_t domid,
+                   const char *name);
+    /* a query on this connection instead of a migration */
+    int (*answer)(void *opaque, const char *uuid, uint64_t epoch,
+                  enum journal_answer *a);
+    void *opaque;
+};
+/* --- end exactly-once --- */
+
 struct mig_send_opts {
     const char *name;   /* the domain's name (NULL: unnamed) */
     const char *config; /* JSON incl. NUL */
@@ -160,6 +193,7 @@ struct mig_send_opts {
     int banner_timeout_ms;      /* -1: none */
     int ready_timeout_ms;
     int report_timeout_ms;
+    const struct mig_once_src *once; /* i10: NULL as xl */
 };
 
 /* Returns 0 on success (source destroyed) or a negative errno; every
@@ -174,6 +208,7 @@ struct mig_recv_opts {
     const struct stream_decoder *dec; /* NULL: announce nothing */
     int header_timeout_ms;
     int go_timeout_ms;
+    const struct mig_once_dst *once; /* i10: NULL as xl */
     /* optional: bytes to append to the capability message, given the
      * sender's header flags; returns their number (<= cap) */
     size_t (*caps_ext)(void *opaque, uint32_t optional_flags, uint8_t *ext,

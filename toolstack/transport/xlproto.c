@@ -82,13 +82,71 @@ static void report_io(const struct xlproto_ctx *x, int rc, int reading,
                 source, strerror(-rc));
 }
 
+static int uuid_text_ok(const char *s)
+{
+    int i;
+
+    for (i = 0; i < XLPROTO_ONCE_UUID_CHARS; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-')
+                return 0;
+        } else if (!((s[i] >= '0' && s[i] <= '9') ||
+                     (s[i] >= 'a' && s[i] <= 'f'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    put_le32(p, (uint32_t)v);
+    put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+    return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+size_t xlproto_once_encode(uint8_t out[XLPROTO_ONCE_BYTES], const char *magic,
+                           const char *uuid, uint64_t epoch)
+{
+    if (strlen(uuid) != XLPROTO_ONCE_UUID_CHARS || !uuid_text_ok(uuid))
+        return 0;
+    memcpy(out, magic, 8);
+    memcpy(out + 8, uuid, XLPROTO_ONCE_UUID_CHARS);
+    put_le64(out + 8 + XLPROTO_ONCE_UUID_CHARS, epoch);
+    return XLPROTO_ONCE_BYTES;
+}
+
+int xlproto_once_decode(const uint8_t in[XLPROTO_ONCE_BYTES], const char *magic,
+                        char uuid_r[XLPROTO_ONCE_UUID_CHARS + 1],
+                        uint64_t *epoch_r)
+{
+    if (memcmp(in, magic, 8) || !uuid_text_ok((const char *)in + 8))
+        return -EPROTO;
+    memcpy(uuid_r, in + 8, XLPROTO_ONCE_UUID_CHARS);
+    uuid_r[XLPROTO_ONCE_UUID_CHARS] = '\0';
+    *epoch_r = get_le64(in + 8 + XLPROTO_ONCE_UUID_CHARS);
+    return *epoch_r ? 0 : -EPROTO;
+}
+
 int xlproto_send_header(struct xlproto_ctx *x, const char *config,
                         uint32_t config_len, uint32_t optional_flags,
                         int timeout_ms)
 {
+    return xlproto_send_header_once(x, config, config_len, optional_flags, NULL,
+                                    timeout_ms);
+}
+
+int xlproto_send_header_once(struct xlproto_ctx *x, const char *config,
+                             uint32_t config_len, uint32_t optional_flags,
+                             const uint8_t *trailer, int timeout_ms)
+{
     uint8_t hdr[XLPROTO_HEADER_BYTES], len[4];
     uint32_t mandatory = XLPROTO_MANDATORY_STREAM2;
-    uint32_t optlen = 4 + config_len;
+    uint32_t optlen = 4 + config_len + (trailer ? XLPROTO_ONCE_BYTES : 0);
     int rc;
 
     if (config_len)
@@ -100,6 +158,9 @@ int xlproto_send_header(struct xlproto_ctx *x, const char *config,
         rc = channel_write_all(x->ch, 0, len, sizeof(len), timeout_ms);
     if (!rc && config_len)
         rc = channel_write_all(x->ch, 0, config, config_len, timeout_ms);
+    if (!rc && trailer)
+        rc = channel_write_all(x->ch, 0, trailer, XLPROTO_ONCE_BYTES,
+                               timeout_ms);
     if (rc) {
         report_io(x, rc, 0, "header", "migration stream");
         return rc;
@@ -131,6 +192,25 @@ int xlproto_recv_header(struct xlproto_ctx *x, struct xlproto_header *h,
     rc = channel_read_exact(x->ch, 0, hdr, sizeof(hdr), timeout_ms);
     if (rc) {
         report_io(x, rc, 1, "header", source);
+        goto out;
+    }
+    if (!memcmp(hdr, XLPROTO_QUERY_MAGIC, 8)) {
+        uint8_t q[XLPROTO_QUERY_BYTES];
+
+        memcpy(q, hdr, sizeof(hdr));
+        rc = channel_read_exact(x->ch, 0, q + sizeof(hdr),
+                                sizeof(q) - sizeof(hdr), timeout_ms);
+        if (rc) {
+            report_io(x, rc, 1, "query", source);
+            goto out;
+        }
+        rc = xlproto_once_decode(q, XLPROTO_QUERY_MAGIC, h->once_uuid,
+                                 &h->once_epoch);
+        if (rc) {
+            fprintf(stderr, "xlmig: malformed migration query\n");
+            goto out;
+        }
+        h->is_query = 1;
         goto out;
     }
     if (memcmp(hdr, xlproto_magic, 32)) {
@@ -213,6 +293,13 @@ int xlproto_recv_header(struct xlproto_ctx *x, struct xlproto_header *h,
     }
     memcpy(h->config, opt + 4, cfglen);
     h->config_len = cfglen;
+    /* identity trailer of an xlmig sender (anything else is ignored, as
+     * stock xl ignores it) */
+    if ((h->optional_flags & XLPROTO_OPTFLAG_ONCE) &&
+        h->optional_data_len - 4 - cfglen >= XLPROTO_ONCE_BYTES &&
+        !xlproto_once_decode(opt + 4 + cfglen, XLPROTO_ID_MAGIC, h->once_uuid,
+                             &h->once_epoch))
+        h->has_once = 1;
     rc = 0;
 
 out:
@@ -284,6 +371,25 @@ int xlproto_read_fixed(struct xlproto_ctx *x, int back, const void *msg,
         return -EPROTO;
     }
     return 0;
+}
+
+int xlproto_read_bytes(struct xlproto_ctx *x, int back, uint8_t *buf,
+                       size_t len, const char *what, int timeout_ms)
+{
+    size_t got;
+    int rc = 0;
+
+    got = back ? take_ahead(x, buf, len) : take_stream_ahead(x, buf, len);
+    if (got < len) {
+        if (back && x->back_eof)
+            rc = -EPIPE;
+        else
+            rc = channel_read_exact(x->ch, back, buf + got, len - got,
+                                    timeout_ms);
+        if (rc)
+            report_io(x, rc, 1, what, stream_name(x));
+    }
+    return rc;
 }
 
 int xlproto_write_msg(struct xlproto_ctx *x, int back, const void *msg,
@@ -403,4 +509,32 @@ int xlproto_poll_caps(struct xlproto_ctx *x, int timeout_ms, uint32_t *caps_r)
         }
         x->ahead_len += (size_t)n;
     }
+}
+
+int xlproto_query(struct xlproto_ctx *x, const char *uuid, uint64_t epoch,
+                  uint8_t *answer_r, int timeout_ms)
+{
+    uint8_t q[XLPROTO_QUERY_BYTES] = { 0 }, a[XLPROTO_ANSWER_BYTES];
+    int rc;
+
+    if (!xlproto_once_encode(q, XLPROTO_QUERY_MAGIC, uuid, epoch))
+        return -EINVAL;
+    rc = xlproto_read_fixed(x, 1, xlproto_banner, XLPROTO_BANNER_BYTES,
+                            "banner", timeout_ms);
+    if (rc)
+        return rc;
+    rc = xlproto_write_msg(x, 0, q, sizeof(q), "query", timeout_ms);
+    if (rc)
+        return rc;
+    rc = channel_read_exact(x->ch, 1, a, sizeof(a), timeout_ms);
+    if (rc) {
+        report_io(x, rc, 1, "query answer", "migration ack stream");
+        return rc;
+    }
+    if (memcmp(a, XLPROTO_ANSWER_MAGIC, 8)) {
+        fprintf(stderr, "xlmig: the target sent no answer to the query\n");
+        return -EPROTO;
+    }
+    *answer_r = a[8];
+    return 0;
 }

@@ -48,10 +48,26 @@ extern const char xlproto_magic[32]; /* savefileheader_magic */
 #define XLPROTO_MANDATORY_ALL \
     (XLPROTO_MANDATORY_JSON | XLPROTO_MANDATORY_STREAM2)
 /* Our optional flag: "sender is xlmig and would accept capabilities". */
-#define XLPROTO_OPTFLAG_XLMIG (1u << 24)
+#define XLPROTO_OPTFLAG_XLMIG   (1u << 24)
 /* The sender would forward the guest's traffic (net-forward, issue 12);
  * the receiver answers with a capability extension (nfwd_migrate.h). */
-#define XLPROTO_OPTFLAG_NFWD  (1u << 25)
+#define XLPROTO_OPTFLAG_NFWD    (1u << 26)
+/* Exactly-once (docs/design.md): the optional data carries, after the
+ * config, the migration's identity (XLPROTO_ONCE_BYTES: "XLMIGID1", uuid
+ * text, epoch LE64); stock xl reads only config_len + config and ignores
+ * the rest.  Sent only with XLPROTO_OPTFLAG_XLMIG. */
+#define XLPROTO_OPTFLAG_ONCE    (1u << 25)
+#define XLPROTO_ONCE_UUID_CHARS 36
+#define XLPROTO_ONCE_BYTES      (8 + XLPROTO_ONCE_UUID_CHARS + 8)
+#define XLPROTO_ID_MAGIC        "XLMIGID1" /* header trailer */
+#define XLPROTO_GOEXT_MAGIC     "XLMIGGO1" /* follows GO when CAP_ONCE */
+/* A query instead of a header (a new connection of an in-doubt source):
+ * "XLMIGQRY", uuid, epoch LE64, 12 zero bytes; answered on the back
+ * channel by "XLMIGANS" + one byte (enum journal_answer). */
+#define XLPROTO_QUERY_MAGIC     "XLMIGQRY"
+#define XLPROTO_QUERY_BYTES     64
+#define XLPROTO_ANSWER_MAGIC    "XLMIGANS"
+#define XLPROTO_ANSWER_BYTES    9
 
 /* Peer-supplied optional data is capped before allocation. */
 #define XLPROTO_OPTDATA_MAX_BYTES (16u << 20)
@@ -66,6 +82,7 @@ extern const char xlproto_magic[32]; /* savefileheader_magic */
 #define XLPROTO_CAPS_EXT_MAX     (XLPROTO_CAPS_MAX_PAYLOAD - 4)
 /* sends its blackout phases after the report (engine/cost.h) */
 #define XLPROTO_CAP_PHASES       (1u << 2)
+#define XLPROTO_CAP_ONCE_V1      (1u << 1) /* journals; wants the GO ext */
 
 struct xlproto_header {
     uint32_t mandatory_flags;
@@ -73,6 +90,11 @@ struct xlproto_header {
     uint32_t optional_data_len;
     uint8_t *config;     /* JSON incl. its NUL; owned, free() it */
     uint32_t config_len; /* bytes in config, NUL included */
+    /* exactly-once identity (header trailer, or a query) */
+    int has_once;
+    int is_query; /* a query, not a migration: answer and stop */
+    char once_uuid[XLPROTO_ONCE_UUID_CHARS + 1];
+    uint64_t once_epoch;
 };
 
 /* Message context: "migration receiver stream" + rune, or "migration
@@ -113,6 +135,23 @@ int xlproto_send_header(struct xlproto_ctx *x, const char *config,
                         uint32_t config_len, uint32_t optional_flags,
                         int timeout_ms);
 
+/* The same with an identity trailer (XLPROTO_ONCE_BYTES, or NULL). */
+int xlproto_send_header_once(struct xlproto_ctx *x, const char *config,
+                             uint32_t config_len, uint32_t optional_flags,
+                             const uint8_t *trailer, int timeout_ms);
+
+/* Identity record: magic (8 chars), uuid text, epoch.  Encode returns
+ * XLPROTO_ONCE_BYTES (0 on a malformed uuid); decode 0 or -EPROTO. */
+size_t xlproto_once_encode(uint8_t out[XLPROTO_ONCE_BYTES], const char *magic,
+                           const char *uuid, uint64_t epoch);
+int xlproto_once_decode(const uint8_t in[XLPROTO_ONCE_BYTES], const char *magic,
+                        char uuid_r[XLPROTO_ONCE_UUID_CHARS + 1],
+                        uint64_t *epoch_r);
+/* Query (sender of a new connection): after the banner, send the query
+ * and read the one-byte answer.  0 and *answer_r, or -errno. */
+int xlproto_query(struct xlproto_ctx *x, const char *uuid, uint64_t epoch,
+                  uint8_t *answer_r, int timeout_ms);
+
 /*
  * Receiver: read and check the header (xl's messages on failure,
  * -EPROTO), cap and read the optional data, extract the config.
@@ -130,6 +169,9 @@ int xlproto_read_fixed(struct xlproto_ctx *x, int back, const void *msg,
                        size_t len, const char *what, int timeout_ms);
 int xlproto_write_msg(struct xlproto_ctx *x, int back, const void *msg,
                       size_t len, const char *what, int timeout_ms);
+/* Read len bytes (up to 128) after what was read ahead. */
+int xlproto_read_bytes(struct xlproto_ctx *x, int back, uint8_t *buf,
+                       size_t len, const char *what, int timeout_ms);
 /* Read one byte (status after the report). */
 int xlproto_read_byte(struct xlproto_ctx *x, int back, uint8_t *b,
                       const char *what, int timeout_ms);

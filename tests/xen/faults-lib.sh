@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+#
+# The fault matrix on nested Xen (issue 10, reliability.md §4.5).  One lab,
+# one memtest guest, xlmigd (TLS, tests/tls/mk-certs) on both hosts.  A
+# cell migrates the guest from where it runs to the other host with one
+# fault armed (XLMIG_FAULT, engine/fault.h) in the sender or, through
+# xlmigd's environment, in the receiver, then:
+#   1. cleans up as an operator would: stopped or killed xlmig processes
+#      are killed, 'xlmig journal-sweep' runs on both hosts;
+#   2. checks: exactly one running copy (or, in the in-doubt rows, the
+#      in-doubt message and both copies paused), the memory check, no
+#      leftover domain, xlmig process or non-terminal journal record;
+#   3. migrates the guest once more without a fault (the follow-up).
+# fault_cell POINT ACTION prints one table row "POINT ACTION RESULT".
+#
+# Actions: error (the step fails), kill (kill -9 of the process itself),
+# stop (SIGSTOP of itself: a hung peer; the driver kills it after the
+# other side has given up).  Points starting with recv- fire in the
+# receiver (under xlmigd), the others in 'xlmig migrate'.
+
+# shellcheck source=tests/xen/migrate-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/migrate-lib.sh"
+
+fl_root=${XLMIG_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+fl_build=${XLMIG_BUILD:-$fl_root/build}
+fl_g=mig501 fl_ip=192.168.77.51
+fl_cur=A fl_oth=B
+fl_rows=()
+fl_fails=0
+
+fl_other() { [ "$1" = A ] && echo B || echo A; }
+
+fl_setup()
+{
+    local pki=$fl_build/tls-lab
+    rm -rf "$pki"
+    "$fl_root/tests/tls/mk-certs" "$pki" >/dev/null || lab_fail "mk-certs failed"
+    fl_mkconf "$pki/a.conf" host-a host-b
+    fl_mkconf "$pki/b.conf" host-b host-a
+    chmod -R a+r "$pki"
+    lab_exec -t 30 A "rm -rf /var/lib/xlmig/journal" >/dev/null
+    lab_exec -t 30 B "rm -rf /var/lib/xlmig/journal" >/dev/null
+    fl_daemon A "" || lab_fail "xlmigd did not start on A"
+    fl_daemon B "" || lab_fail "xlmigd did not start on B"
+    lab_guest_create A "$fl_g" pvh 128 "$fl_ip" 100 0 32
+}
+
+fl_mkconf() { # fl_mkconf FILE CERT PEER
+    printf '%s\n' "mode = x509" "ca = /xlmig/tls-lab/ca.pem" \
+        "cert = /xlmig/tls-lab/$2.pem" "key = /xlmig/tls-lab/$2.key" \
+        "allow = $3" "port = 8002" "handshake-timeout-ms = 60000" >"$1"
+}
+
+# fl_daemon HOST FAULT: (re)start xlmigd on HOST, its receivers armed
+# with FAULT ("" none); the start-up sweep runs first
+fl_daemon()
+{
+    local h=$1 f=$2 c
+    c=$(echo "$h" | tr AB ab).conf
+    lab_exec -t 120 "$h" "
+        pkill -x xlmigd 2>/dev/null; sleep 0.3; rm -f /tmp/xlmigd.log
+        ${f:+XLMIG_FAULT=$f} /xlmig/xlmigd -F -c /xlmig/tls-lab/$c \
+            --receiver /xlmig/xlmig >/tmp/xlmigd.log 2>&1 </dev/null &
+        i=0; until grep -q 'listening on port' /tmp/xlmigd.log; do
+            i=\$((i + 1)); [ \$i -gt 900 ] && { cat /tmp/xlmigd.log; exit 1; }
+            sleep 0.1; done" >/dev/null
+}
+
+fl_stop_daemons()
+{
+    local h
+    for h in A B; do
+        lab_exec -t 30 "$h" "pkill -x xlmigd; sleep 0.5; pkill -9 -x xlmigd" >/dev/null 2>&1
+    done
+}
+
+# fl_migrate TAG FAULT: start the migration fl_cur -> fl_oth in dom0
+# (background, polled); FAULT arms the sender ("" none)
+fl_migrate_start()
+{
+    local tag=$1 f=$2 ipo c
+    ipo=$(lab_host_ip "$fl_oth")
+    c=$(echo "$fl_cur" | tr AB ab).conf
+    lab_exec -t 60 "$fl_cur" "
+        rm -f /tmp/f-$tag.log /tmp/f-$tag.out
+        (${f:+XLMIG_FAULT=$f} XLMIG_HANDOVER_TIMEOUT_MS=120000 \
+         XLMIG_QUERY_TRIES=4 /xlmig/xlmig migrate --no-progress -s '' $fl_g \
+            'exec /xlmig/xlmig-tls-connect -c /xlmig/tls-lab/$c $ipo:8002' \
+            >/tmp/f-$tag.out 2>&1
+         echo \"rc=\$?\" >>/tmp/f-$tag.out
+         mv /tmp/f-$tag.out /tmp/f-$tag.log) </dev/null >/dev/null 2>&1 &" ||
+        lab_fail "cannot start the migration on $fl_cur"
+}
+
+# fl_wait TAG DEADLINE_S [PATTERN]: until the migration ended, or (with
+# PATTERN) until its output shows PATTERN; prints the output so far
+fl_wait()
+{
+    local tag=$1 end=$((SECONDS + $2)) pat=${3:-} out=""
+    while [ $SECONDS -lt $end ]; do
+        sleep 3
+        out=$(lab_exec -t 30 "$fl_cur" "cat /tmp/f-$tag.log 2>/dev/null ||
+            { [ -n '$pat' ] && grep -q -e '$pat' /tmp/f-$tag.out &&
+              cat /tmp/f-$tag.out; }") || continue
+        [ -n "$out" ] && break
+    done
+    printf '%s\n' "$out"
+}
+
+fl_state() { # fl_state HOST: xl's state of the guest, "-" if absent
+    local s
+    s=$(lab_exec -t 30 "$1" "xl list 2>/dev/null | awk '\$1 ~ /^$fl_g(--incoming|--migratedaway)?\$/ { print \$1 \":\" \$5 }'")
+    echo "${s:--}"
+}
+
+# fl_cleanup: kill stuck xlmig processes (stopped ones too), sweep both
+# journals; prints the sweeps' output
+fl_cleanup()
+{
+    local h
+    for h in A B; do
+        lab_exec -t 120 "$h" "
+            for p in \$(ps | grep -e 'xlmig migrate' -e 'migrate-receive' -e 'xlmig-tls-connect' |
+                    grep -v grep | awk '{ print \$1 }'); do
+                kill -9 \$p 2>/dev/null; done
+            sleep 1
+            echo \"sweep $h:\"; /xlmig/xlmig journal-sweep 2>&1" | sed 's/^/      /'
+    done
+}
+
+fl_leaks() { # fl_leaks [ALLOW_PAUSED]: prints what leaked, if anything
+    local h out
+    for h in A B; do
+        out=$(lab_exec -t 30 "$h" "
+            xl list | awk 'NR > 1 { print \$1 }' | grep -e '--incoming\$' -e '--migratedaway\$'
+            ps | grep -e 'xlmig migrate' -e 'migrate-receive' | grep -v grep
+            grep -l -E '^phase=(sending|go-sent|receiving|ready|running)\$' \
+                /var/lib/xlmig/journal/*.* 2>/dev/null
+            xenstore-ls /local/domain 2>/dev/null | grep -c -e '--incoming' -e '--migratedaway' | grep -v '^0\$'
+            true")
+        [ -n "$out" ] && printf '%s: %s\n' "$h" "$(tr "\n" " " <<<"$out")"
+    done
+}
+
+# fl_followup TAG: the guest migrates once more without a fault, memory
+# intact (FL_FOLLOWUP=end: once after all cells instead of after each)
+fl_followup()
+{
+    local out v
+    fl_migrate_start "$1-follow" ""
+    out=$(fl_wait "$1-follow" 1500)
+    if ! grep -q '^rc=0$' <<<"$out"; then
+        printf '%s\n' "$out" | sed 's/^/      follow| /'
+        return 1
+    fi
+    lab_move_guest "$fl_cur" "$fl_oth" "$fl_g"
+    fl_cur=$fl_oth fl_oth=$(fl_other "$fl_oth")
+    fl_cleanup >/dev/null
+    v=$(lab_guest_verify "$fl_cur" "$fl_ip") || return 1
+    [ -z "$(fl_leaks)" ] || return 1
+    lab_log "   follow-up migration ok: $fl_g runs on $fl_cur, memory $v"
+}
+
+# fl_cell POINT ACTION: one cell; appends a row to fl_rows
+fl_cell()
+{
+    local point=$1 act=$2 tag spec sf="" rf="" out sa sb run="" v res="ok"
+    local doubt=0 lk note=""
+    tag=$(echo "$point-$act" | tr -c 'a-z0-9-' '-')
+    spec="$point:$act"
+    case $point in recv-*) rf=$spec ;; *) sf=$spec ;; esac
+    lab_log "== cell $spec: $fl_g $fl_cur -> $fl_oth"
+    fl_daemon "$fl_oth" "$rf" || lab_fail "xlmigd on $fl_oth did not start"
+    fl_migrate_start "$tag" "$sf"
+    if [ "$act" = stop ] && [ -n "$sf" ]; then
+        # the sender hangs: once the fault fired, give the receiver the
+        # time to act, then kill the stopped sender (as an operator would)
+        out=$(fl_wait "$tag" 900 'fault injected')
+        sleep 20
+    else
+        out=$(fl_wait "$tag" 1500)
+        sleep 10 # the receiver finishes what it can on its own
+    fi
+    printf '%s\n' "$out" | sed 's/^/      send| /'
+    grep -q 'IN DOUBT' <<<"$out" && doubt=1
+    fl_cleanup
+    # restore the receivers' daemon without a fault (its sweep runs too)
+    fl_daemon "$fl_oth" "" >/dev/null || true
+    sa=$(fl_state "$fl_cur") sb=$(fl_state "$fl_oth")
+    lab_log "   after: $fl_cur $sa, $fl_oth $sb"
+    case "$sa $sb" in
+    "$fl_g:"*" -" | "$fl_g:"*" $fl_g--incoming:"*) run=$fl_cur ;;
+    "- $fl_g:"* | "$fl_g--migratedaway:"*" $fl_g:"*) run=$fl_oth ;;
+    esac
+    if [ -n "$run" ]; then
+        case $([ "$run" = "$fl_cur" ] && echo "$sa" || echo "$sb") in
+        *:*p*) res="FAIL(paused)" run="" ;;
+        esac
+    fi
+    if [ -z "$run" ]; then
+        if [ $doubt = 1 ]; then
+            res="in-doubt"
+            note="both paused: $sa / $sb"
+        else
+            res="FAIL(placement $sa / $sb)"
+        fi
+    else
+        v=$(lab_guest_verify "$run" "$fl_ip") || res="FAIL(memory: $v)"
+        lab_log "   runs on $run, memory $v"
+        if [ "$run" = "$fl_oth" ]; then
+            lab_move_guest "$fl_cur" "$fl_oth" "$fl_g"
+            fl_cur=$fl_oth
+            fl_oth=$(fl_other "$fl_cur")
+        fi
+    fi
+    lk=$(fl_leaks)
+    if [ -n "$lk" ] && [ "$res" != in-doubt ]; then
+        res="FAIL(leak)"
+        note="$lk"
+    fi
+    if [ "${FL_FOLLOWUP:-each}" = each ] && { [ "$res" = ok ] || [ "$res" = in-doubt ]; }; then
+        fl_followup "$tag" || res="FAIL(follow-up)"
+    fi
+    [ "$res" = ok ] || [ "$res" = in-doubt ] || fl_fails=$((fl_fails + 1))
+    fl_rows+=("$(printf '%-20s %-6s %-5s %s %s' "$point" "$act" \
+        "${run:-none}" "$res" "$note")")
+    lab_log "   cell $spec: $res"
+}
+
+fl_table()
+{
+    local r
+    {
+        echo "fault matrix (point, action, guest runs on, result):"
+        printf '%-20s %-6s %-5s %s\n' POINT ACTION RUNS RESULT
+        for r in "${fl_rows[@]}"; do echo "$r"; done
+    } | tee "$fl_build/faults-matrix.table"
+}
