@@ -11,6 +11,7 @@
 
 #define LOG_PREFIX "cost: "
 #include "cli/coststate.h"
+#include "common/durable.h"
 #include "common/log.h"
 #include "xen/throttle.h"
 
@@ -81,9 +82,8 @@ int coststate_load(struct cost_state *st)
 static int write_state(const struct cost_state *st)
 {
     char path[4096], tmp[4096], *buf = malloc(COST_STATE_MAX_BYTES);
-    size_t len, off = 0;
-    ssize_t n;
-    int fd = -1, rc;
+    size_t len;
+    int rc;
 
     if (!buf)
         return -ENOMEM;
@@ -93,31 +93,9 @@ static int write_state(const struct cost_state *st)
     rc = path_of(path, sizeof(path), STATE_FILE);
     if (!rc)
         rc = path_of(tmp, sizeof(tmp), STATE_FILE ".tmp");
-    if (rc)
-        goto out;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = -errno;
-        goto out;
-    }
-    while (off < len) {
-        n = write(fd, buf + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = -errno;
-            goto out;
-        }
-        off += (size_t)n;
-    }
-    if (fsync(fd) || rename(tmp, path)) {
-        rc = -errno;
-        goto out;
-    }
-    rc = 0;
+    if (!rc)
+        rc = durable_write_file(path, tmp, buf, len, 0644);
 out:
-    if (fd >= 0)
-        close(fd);
     free(buf);
     return rc;
 }

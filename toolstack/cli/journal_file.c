@@ -14,6 +14,7 @@
 
 #define LOG_PREFIX "journal: "
 #include "cli/journal_file.h"
+#include "common/durable.h"
 #include "common/log.h"
 
 const char *jfile_dir(void)
@@ -71,35 +72,9 @@ static int fsync_dir(void)
 static int write_durable(const char *path, const char *tmp, const char *data,
                          size_t len)
 {
-    int fd, rc = 0;
-    size_t off = 0;
-    ssize_t n;
+    int rc = durable_write_file(path, tmp, data, len, 0600);
 
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -errno;
-    while (off < len) {
-        n = write(fd, data + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = -errno;
-            goto out;
-        }
-        off += (size_t)n;
-    }
-    if (fsync(fd))
-        rc = -errno;
-out:
-    if (close(fd) && !rc)
-        rc = -errno;
-    if (!rc && rename(tmp, path))
-        rc = -errno;
-    if (rc)
-        unlink(tmp);
-    else
-        rc = fsync_dir();
-    return rc;
+    return rc ? rc : fsync_dir();
 }
 
 int jfile_new_uuid(char out[JOURNAL_UUID_CHARS + 1])

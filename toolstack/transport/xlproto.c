@@ -346,23 +346,13 @@ int xlproto_read_fixed(struct xlproto_ctx *x, int back, const void *msg,
                        size_t len, const char *what, int timeout_ms)
 {
     uint8_t buf[128];
-    size_t got = 0;
     int rc;
 
     if (len > sizeof(buf))
         return -EINVAL;
-    got = back ? take_ahead(x, buf, len) : take_stream_ahead(x, buf, len);
-    if (got < len) {
-        if (back && x->back_eof)
-            rc = -EPIPE;
-        else
-            rc = channel_read_exact(x->ch, back, buf + got, len - got,
-                                    timeout_ms);
-        if (rc) {
-            report_io(x, rc, 1, what, stream_name(x));
-            return rc;
-        }
-    }
+    rc = xlproto_read_bytes(x, back, buf, len, what, timeout_ms);
+    if (rc)
+        return rc;
     if (memcmp(buf, msg, len)) {
         fprintf(stderr, "%s contained unexpected data instead of %s\n",
                 stream_name(x), what);
