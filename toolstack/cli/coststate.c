@@ -11,7 +11,7 @@
 
 #define LOG_PREFIX "cost: "
 #include "cli/coststate.h"
-#include "common/durable.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "xen/throttle.h"
 

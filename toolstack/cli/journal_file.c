@@ -14,7 +14,7 @@
 
 #define LOG_PREFIX "journal: "
 #include "cli/journal_file.h"
-#include "common/durable.h"
+#include "common/fileio.h"
 #include "common/log.h"
 
 const char *jfile_dir(void)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #define LOG_PREFIX "xlmig-tls-connect: "
+#include "common/fileio.h"
 #include "common/log.h"
 #include "transport/tls.h"
 
@@ -60,22 +61,6 @@ static void *up_main(void *arg)
     p->ch->ops->shutdown_send(p->ch);
     free(buf);
     return NULL;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-    ssize_t n;
-
-    while (len) {
-        n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 int main(int argc, char **argv)
@@ -131,7 +116,7 @@ int main(int argc, char **argv)
             rc = (int)n;
             break;
         }
-        rc = write_all(1, buf, (size_t)n);
+        rc = fd_write_all(1, buf, (size_t)n);
         if (rc)
             break;
     }

@@ -29,7 +29,7 @@ int journal_phase_terminal(enum journal_phase p)
     return p == JOURNAL_DONE || p == JOURNAL_ABORTED;
 }
 
-int journal_uuid_valid(const char *s)
+int journal_uuid_chars_ok(const char *s)
 {
     int i;
 
@@ -42,7 +42,12 @@ int journal_uuid_valid(const char *s)
             return 0;
         }
     }
-    return s[JOURNAL_UUID_CHARS] == '\0';
+    return 1;
+}
+
+int journal_uuid_valid(const char *s)
+{
+    return journal_uuid_chars_ok(s) && s[JOURNAL_UUID_CHARS] == '\0';
 }
 
 static int copy_field(char *dst, size_t size, const char *src)

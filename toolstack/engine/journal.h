@@ -64,6 +64,9 @@ const char *journal_role_name(enum journal_role r);
 int journal_phase_terminal(enum journal_phase p);
 
 /* 1 if s is a canonical lower-case uuid, else 0. */
+/* The first JOURNAL_UUID_CHARS bytes of s are a lower-case uuid text
+ * (no terminator needed: the wire carries it unterminated). */
+int journal_uuid_chars_ok(const char *s);
 int journal_uuid_valid(const char *s);
 
 /* A fresh record in the first phase of its role. */

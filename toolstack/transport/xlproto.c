@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/journal.h"
 #include "transport/xlproto.h"
 
 /* Identical bytes to tools/xl/xl.h; the sizes are pinned by tests. */
@@ -82,22 +83,6 @@ static void report_io(const struct xlproto_ctx *x, int rc, int reading,
                 source, strerror(-rc));
 }
 
-static int uuid_text_ok(const char *s)
-{
-    int i;
-
-    for (i = 0; i < XLPROTO_ONCE_UUID_CHARS; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
-        } else if (!((s[i] >= '0' && s[i] <= '9') ||
-                     (s[i] >= 'a' && s[i] <= 'f'))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static void put_le64(uint8_t *p, uint64_t v)
 {
     put_le32(p, (uint32_t)v);
@@ -112,7 +97,7 @@ static uint64_t get_le64(const uint8_t *p)
 size_t xlproto_once_encode(uint8_t out[XLPROTO_ONCE_BYTES], const char *magic,
                            const char *uuid, uint64_t epoch)
 {
-    if (strlen(uuid) != XLPROTO_ONCE_UUID_CHARS || !uuid_text_ok(uuid))
+    if (strlen(uuid) != XLPROTO_ONCE_UUID_CHARS || !journal_uuid_chars_ok(uuid))
         return 0;
     memcpy(out, magic, 8);
     memcpy(out + 8, uuid, XLPROTO_ONCE_UUID_CHARS);
@@ -124,7 +109,7 @@ int xlproto_once_decode(const uint8_t in[XLPROTO_ONCE_BYTES], const char *magic,
                         char uuid_r[XLPROTO_ONCE_UUID_CHARS + 1],
                         uint64_t *epoch_r)
 {
-    if (memcmp(in, magic, 8) || !uuid_text_ok((const char *)in + 8))
+    if (memcmp(in, magic, 8) || !journal_uuid_chars_ok((const char *)in + 8))
         return -EPROTO;
     memcpy(uuid_r, in + 8, XLPROTO_ONCE_UUID_CHARS);
     uuid_r[XLPROTO_ONCE_UUID_CHARS] = '\0';
