@@ -26,7 +26,7 @@ $(O)/xlmig: $(XSH_OBJS)
 # wire protocol itself (xen/io/xs_wire.h from libxen-dev), because the
 # static libxenstore.a has no reader thread and loses replies to watch
 # events (guest/xsg.h).  With SAN=1 dynamic, like memtest.
-XSG_OBJ := $(O)/xenstore-hooks/guest/xsg.o
+XSG_OBJ := $(O)/xenstore-hooks/guest/xsg.o $(O)/toolstack/common/fileio.o
 XSH_GUEST := $(O)/xenstore-hooks/guest/xlmig-notice-guest
 $(XSH_GUEST): $(O)/xenstore-hooks/guest/xlmig-notice-guest.o $(XSG_OBJ)
 	$(call say,LD,$@)

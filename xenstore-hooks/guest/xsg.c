@@ -17,6 +17,7 @@
 
 #include <xen/io/xs_wire.h>
 
+#include "common/fileio.h"
 #include "xsg.h"
 
 #define XSG_EVENTS_MAX 1000000u /* the counter saturates there */
@@ -103,23 +104,6 @@ static int read_full(int fd, void *buf, size_t len)
     return 0;
 }
 
-static int write_full(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    ssize_t n;
-
-    while (len) {
-        n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* One whole message; a length beyond the protocol's maximum is refused
  * before anything else is read (the connection is unusable after it). */
 static int read_msg(struct xsg *g, struct xsg_msg *m)
@@ -167,7 +151,7 @@ static int request(struct xsg *g, uint32_t type, const char *a, size_t alen,
         memcpy(m->body + alen, b, blen);
     /* one write: the kernel device takes a request in pieces too, a
      * socket peer sees it whole */
-    rc = write_full(g->fd, m, sizeof(m->hdr) + alen + blen);
+    rc = fd_write_all(g->fd, m, sizeof(m->hdr) + alen + blen);
     if (rc)
         return rc;
     for (;;) {
