@@ -33,8 +33,10 @@
 #define NFWD_MAX_PORTS           256 /* ports of one bridge considered */
 #define NFWD_VXLAN_PORT          4789
 #define NFWD_TC_PRIO             0x6e66 /* reserved tc filter priority ("nf") */
+#define NFWD_TC_PRIO_BUFFER      0x6e67 /* the target's catch-all into its buffer */
 #define NFWD_COOKIE_LEN          8      /* "nfwd" + big-endian VNI */
 #define NFWD_NAME_PREFIX         "nfwd"
+#define NFWD_BUF_PREFIX          "nfwb" /* the target's buffer device */
 #define NFWD_MTU_DEFAULT         1500
 #define NFWD_ANNOUNCE_MAX_ROUNDS 16
 #define NFWD_ANNOUNCE_MAX_MS     60000u
@@ -47,6 +49,13 @@
 #define NFWD_POLL_MS                250u
 #define NFWD_DRAIN_MS               100u
 #define NFWD_CONNECT_WAIT_MS        1000u
+/* target: how long the buffer waits for the new vif's backend to connect */
+#define NFWD_RELEASE_WAIT_MS        15000u
+#define NFWD_RELEASE_SETTLE_MS      20u /* frames in flight when the redirect came */
+/* target buffer bounds (frame bytes, frames); past them frames are dropped */
+#define NFWD_BUFFER_MAX_BYTES       (16u << 20)
+#define NFWD_BUFFER_MAX_FRAMES      65536u
+#define NFWD_BUFFER_FRAME_MAX       65536u
 
 /* One vif of the migrating domain, as read from xenstore. */
 struct nfwd_vif {
@@ -72,7 +81,7 @@ struct nfwd_link {
     int master; /* 0 = none */
     char name[NFWD_IFNAMSIZ];
     char kind[16]; /* IFLA_INFO_KIND, "" if none */
-    int carrier;
+    int carrier; /* up, with carrier: frames sent to it go somewhere */
     uint64_t tx_packets;
     uint64_t tx_bytes;
     uint64_t rx_packets;
@@ -105,6 +114,7 @@ struct nfwd_sys_ops {
      */
     int (*clsact_new)(void *ctx, int ifindex);
     int (*clsact_del_empty)(void *ctx, int ifindex, int *deleted_r);
+    /* mac NULL: every frame, at NFWD_TC_PRIO_BUFFER (after the MAC ones) */
     int (*redirect_add)(void *ctx, int ifindex, const uint8_t mac[6],
                         int to_ifindex, const uint8_t cookie[8]);
     /*
@@ -124,6 +134,25 @@ struct nfwd_sys_ops {
      * sends itself, so the announce alone cannot fix its own table.
      */
     int (*fdb_point)(void *ctx, int port_ifindex, const uint8_t mac[6]);
+    /*
+     * The target's buffer (optional: all five or none; without them the
+     * target attaches after the restore and frames of the blackout are
+     * lost).  buffer_dev_add: a link that swallows what it is given
+     * (dummy), up.  capture_open: keep every frame sent out of ifindex,
+     * in order, up to the NFWD_BUFFER_* bounds, with what the kernel knew
+     * of it (a checksum left to the hardware, segmentation): the capture
+     * may be read through another ctx of the same adapter.  capture_read:
+     * the oldest frame, -EAGAIN when none is left.  capture_send: the
+     * frame capture_read gave last, out of ifindex as it came in.
+     * capture_close: *drops_r = frames lost to the bounds or the kernel.
+     */
+    int (*buffer_dev_add)(void *ctx, const char *name, unsigned mtu);
+    int (*capture_open)(void *ctx, int ifindex, void **cap_r);
+    int (*capture_read)(void *ctx, void *cap, uint8_t *buf, size_t cap_bytes,
+                        size_t *len_r);
+    int (*capture_send)(void *ctx, void *cap, int ifindex, const uint8_t *frame,
+                        size_t len_bytes);
+    void (*capture_close)(void *ctx, void *cap, uint64_t *drops_r);
 };
 
 struct nfwd_sys {
@@ -138,11 +167,14 @@ void nfwd_mac_format(const uint8_t mac[6], char out[18]);
 int nfwd_ifname_ok(const char *s);
 int nfwd_vni_ok(uint32_t vni);
 void nfwd_dev_name(uint32_t vni, char out[NFWD_IFNAMSIZ]);
+void nfwd_buf_name(uint32_t vni, char out[NFWD_IFNAMSIZ]);
 void nfwd_cookie(uint32_t vni, uint8_t out[NFWD_COOKIE_LEN]);
 /* Returns the VNI named by an nfwd cookie, 0 if it is not one of ours. */
 uint32_t nfwd_cookie_vni(const uint8_t *cookie, size_t len_bytes);
 /* Returns the VNI of an nfwd device name, 0 if it is not one. */
 uint32_t nfwd_dev_vni(const char *name);
+/* The same for a buffer device name (NFWD_BUF_PREFIX). */
+uint32_t nfwd_buf_vni(const char *name);
 
 /*
  * u32 keys matching "destination MAC == mac" relative to the network
@@ -217,11 +249,12 @@ enum nfwd_role {
 
 enum nfwd_state {
     NFWD_IDLE = 0,
-    NFWD_DISABLED, /* nothing to do or cannot: announce still runs */
-    NFWD_PREPARED, /* source: device + clsact, nothing armed */
-    NFWD_ARMED,    /* source: filters redirect the guest's MACs */
-    NFWD_ATTACHED, /* target: device, redirect to the vif, nft */
-    NFWD_DONE,     /* torn down or aborted */
+    NFWD_DISABLED,  /* nothing to do or cannot: announce still runs */
+    NFWD_PREPARED,  /* source: device + clsact, nothing armed */
+    NFWD_ARMED,     /* source: filters redirect the guest's MACs */
+    NFWD_ATTACHED,  /* target: device, redirect to the vif, nft */
+    NFWD_BUFFERING, /* target: device, nft, every frame into the buffer */
+    NFWD_DONE,      /* torn down or aborted */
 };
 
 /* What one migration's forwarding did; filled by teardown and abort. */
@@ -229,8 +262,12 @@ struct nfwd_stats {
     uint64_t forwarded_packets; /* tunnel tx packets when torn down */
     uint64_t forwarded_bytes;   /* tunnel tx bytes (source) */
     uint64_t received_packets;  /* tunnel rx packets (target) */
-    unsigned qdiscs_removed;    /* clsact qdiscs this migration added */
-    uint64_t held_ms;           /* from arming (or the call) to teardown */
+    uint64_t buffered_packets;  /* target: held, then delivered to the vif */
+    uint64_t buffer_dropped;    /* target: lost to the bounds or not sendable */
+    uint64_t buffer_foreign;    /* target: buffered, not for a vif (ignored) */
+    uint64_t buffer_wait_ms; /* target: release waited for the vif this long */
+    unsigned qdiscs_removed; /* clsact qdiscs this migration added */
+    uint64_t held_ms;        /* from arming (or the call) to teardown */
     unsigned filters_removed, links_removed, tables_removed;
     enum nfwd_verdict verdict; /* why the source's teardown came */
 };
@@ -246,6 +283,7 @@ struct nfwd_mig {
     unsigned hold_ms, quiet_ms, cap_ms; /* quiescence, from NFWD_* */
     uint64_t armed_ms;
     unsigned filters; /* filters installed by this process */
+    void *capture;    /* target buffer (NFWD_BUFFERING) */
     struct nfwd_stats stats;
     /* clsact qdiscs this process added (removed at teardown if empty) */
     int own_qdisc[NFWD_MAX_PORTS];
@@ -266,8 +304,37 @@ int nfwd_mig_init(struct nfwd_mig *m, const struct nfwd_sys *sys,
 int nfwd_prepare(struct nfwd_mig *m);
 /* Source, final suspend: install the redirect filters. */
 int nfwd_arm(struct nfwd_mig *m);
-/* Target, after hotplug: tunnel, redirect to the new vif, nft filter. */
+/*
+ * The target's vifs, known after the restore (a target may be initialised
+ * without them); unsupported ones are dropped as by nfwd_mig_init.
+ */
+int nfwd_mig_set_vifs(struct nfwd_mig *m, const struct nfwd_vif *vifs,
+                      unsigned n_vifs);
+/*
+ * Target, before the stream (no vif yet): nft filter, tunnel, buffer
+ * device, catch-all redirect tunnel -> buffer device, capture: frames the
+ * source forwards during the blackout are kept (NFWD_BUFFERING).  Without
+ * the adapter's buffer ops it does nothing (attach does it all later).
+ */
+int nfwd_target_prepare(struct nfwd_mig *m);
+/*
+ * Target, after hotplug: tunnel, redirect to the new vif, nft filter.  A
+ * buffering target only checks that the vifs exist: the redirect to them
+ * comes with the release.
+ */
 int nfwd_target_attach(struct nfwd_mig *m);
+/*
+ * Target, after the unpause (through sys: the caller's own socket): wait
+ * until connected() (may be NULL) and every vif has carrier (netback's
+ * "Guest Rx ready"; the backend's xenstore state says Connected earlier,
+ * measured), or wait_ms, deliver the buffered frames
+ * to the vif of their destination MAC in order, install the redirects to
+ * the vifs ahead of the catch-all, deliver what came in meanwhile, close
+ * the buffer (NFWD_ATTACHED).  No-op unless NFWD_BUFFERING.
+ */
+int nfwd_target_release(struct nfwd_mig *m, const struct nfwd_sys *sys,
+                        int (*connected)(void *opaque), void *opaque,
+                        unsigned wait_ms);
 /*
  * Target: announce every vif MAC on its bridge, after pointing the
  * bridge's own FDB entry for it at the vif (when ifname is set).  connected() (may be

@@ -86,12 +86,18 @@ void nfwd_dev_name(uint32_t vni, char out[NFWD_IFNAMSIZ])
              (unsigned)(vni & 0xffffff));
 }
 
-uint32_t nfwd_dev_vni(const char *name)
+void nfwd_buf_name(uint32_t vni, char out[NFWD_IFNAMSIZ])
+{
+    snprintf(out, NFWD_IFNAMSIZ, NFWD_BUF_PREFIX "%06x",
+             (unsigned)(vni & 0xffffff));
+}
+
+static uint32_t prefixed_vni(const char *name, const char *prefix)
 {
     uint32_t vni = 0;
     int i, v;
 
-    if (strncmp(name, NFWD_NAME_PREFIX, 4) || strlen(name) != 10)
+    if (strncmp(name, prefix, 4) || strlen(name) != 10)
         return 0;
     for (i = 4; i < 10; i++) {
         v = hexval((unsigned char)name[i]);
@@ -100,6 +106,16 @@ uint32_t nfwd_dev_vni(const char *name)
         vni = vni << 4 | (uint32_t)v;
     }
     return vni;
+}
+
+uint32_t nfwd_dev_vni(const char *name)
+{
+    return prefixed_vni(name, NFWD_NAME_PREFIX);
+}
+
+uint32_t nfwd_buf_vni(const char *name)
+{
+    return prefixed_vni(name, NFWD_BUF_PREFIX);
 }
 
 void nfwd_cookie(uint32_t vni, uint8_t out[NFWD_COOKIE_LEN])
@@ -425,6 +441,8 @@ const char *nfwd_state_name(enum nfwd_state s)
         return "armed";
     case NFWD_ATTACHED:
         return "attached";
+    case NFWD_BUFFERING:
+        return "buffering";
     case NFWD_DONE:
         return "done";
     }
@@ -436,10 +454,6 @@ int nfwd_mig_init(struct nfwd_mig *m, const struct nfwd_sys *sys,
                   struct in_addr remote, const struct nfwd_vif *vifs,
                   unsigned n_vifs)
 {
-    const char *why;
-    char mac[18];
-    unsigned i;
-
     if (!sys || !sys->ops || (role != NFWD_SOURCE && role != NFWD_TARGET) ||
         !nfwd_vni_ok(vni) || n_vifs > NFWD_MAX_VIFS || (n_vifs && !vifs))
         return -EINVAL;
@@ -452,9 +466,28 @@ int nfwd_mig_init(struct nfwd_mig *m, const struct nfwd_sys *sys,
     m->hold_ms = NFWD_HOLD_AFTER_ANNOUNCE_MS;
     m->quiet_ms = NFWD_QUIET_MS;
     m->cap_ms = NFWD_CAP_MS;
-    for (i = 0; i < n_vifs; i++) {
+    /* a target learns its vifs after the restore (nfwd_mig_set_vifs) */
+    if (role == NFWD_TARGET && !n_vifs)
+        return 0;
+    return nfwd_mig_set_vifs(m, vifs, n_vifs);
+}
+
+static int remove_state(struct nfwd_mig *m, int drain);
+
+int nfwd_mig_set_vifs(struct nfwd_mig *m, const struct nfwd_vif *vifs,
+                      unsigned n_vifs)
+{
+    const char *why;
+    char mac[18];
+    unsigned i;
+
+    if (n_vifs > NFWD_MAX_VIFS || (n_vifs && !vifs))
+        return -EINVAL;
+    for (i = 0; i < n_vifs; i++)
         if (!vifs[i].ifname[0] || !vifs[i].bridge[0])
             return -EINVAL;
+    m->n_vifs = 0;
+    for (i = 0; i < n_vifs; i++) {
         nfwd_mac_format(vifs[i].mac, mac);
         if (!nfwd_vif_supported(&vifs[i], &why)) {
             LOG(WARN, "forwarding skipped for vif %s (%s): %s", vifs[i].ifname,
@@ -463,7 +496,11 @@ int nfwd_mig_init(struct nfwd_mig *m, const struct nfwd_sys *sys,
         }
         m->vifs[m->n_vifs++] = vifs[i];
     }
-    m->state = m->n_vifs ? NFWD_IDLE : NFWD_DISABLED;
+    if (!m->n_vifs && m->state != NFWD_DONE) {
+        if (m->state == NFWD_BUFFERING)
+            (void)remove_state(m, 0);
+        m->state = NFWD_DISABLED;
+    }
     return 0;
 }
 
@@ -533,6 +570,8 @@ static int tunnel_add(struct nfwd_mig *m)
     vx.local = m->local;
     vx.remote = m->remote;
     vx.mtu = max_mtu(m);
+    if (!vx.mtu) /* a target before it knows its vifs */
+        vx.mtu = NFWD_MTU_DEFAULT;
     return m->sys.ops->vxlan_add(m->sys.ctx, &vx);
 }
 
@@ -577,8 +616,14 @@ static void clsact_release(struct nfwd_mig *m)
 static int remove_state(struct nfwd_mig *m, int drain)
 {
     unsigned nf = 0, nl = 0, nt = 0;
+    uint64_t drops = 0;
     int rc;
 
+    if (m->capture) {
+        m->sys.ops->capture_close(m->sys.ctx, m->capture, &drops);
+        m->capture = NULL;
+        m->stats.buffer_dropped += drops;
+    }
     rc = nfwd_sweep(&m->sys, m->vni, &nf, NULL, NULL);
     if (drain && nf)
         m->sys.ops->sleep_ms(m->sys.ctx, NFWD_DRAIN_MS);
@@ -712,6 +757,217 @@ out:
     return rc;
 }
 
+/* The buffer ops of the adapter, all or none. */
+static int have_buffer(const struct nfwd_sys *sys)
+{
+    const struct nfwd_sys_ops *o = sys->ops;
+
+    return o->buffer_dev_add && o->capture_open && o->capture_read &&
+           o->capture_send && o->capture_close;
+}
+
+int nfwd_target_prepare(struct nfwd_mig *m)
+{
+    struct nfwd_link *l = NULL;
+    const struct nfwd_link *tun, *buf;
+    char name[NFWD_IFNAMSIZ], bname[NFWD_IFNAMSIZ];
+    uint8_t cookie[NFWD_COOKIE_LEN];
+    size_t n = 0;
+    int rc;
+
+    if (m->role != NFWD_TARGET)
+        return -EINVAL;
+    if (m->state != NFWD_IDLE || !have_buffer(&m->sys))
+        return 0;
+    /* the sender filter first: the tunnel never runs unfiltered */
+    rc = m->sys.ops->accept_add(m->sys.ctx, m->vni, m->remote);
+    if (rc)
+        return disable(m, rc, "cannot install the nftables sender filter");
+    rc = tunnel_add(m);
+    if (rc) {
+        (void)remove_state(m, 0);
+        return disable(m, rc, "cannot create the vxlan tunnel");
+    }
+    nfwd_buf_name(m->vni, bname);
+    rc = m->sys.ops->buffer_dev_add(m->sys.ctx, bname, NFWD_BUFFER_FRAME_MAX);
+    if (!rc)
+        rc = links_get(&m->sys, &l, &n);
+    nfwd_dev_name(m->vni, name);
+    nfwd_cookie(m->vni, cookie);
+    tun = rc ? NULL : find_link(l, n, name);
+    buf = rc ? NULL : find_link(l, n, bname);
+    if (!rc && (!tun || !buf))
+        rc = -ENODEV;
+    /* capture first: the redirect never runs into an unread device */
+    if (!rc)
+        rc = m->sys.ops->capture_open(m->sys.ctx, buf->ifindex, &m->capture);
+    if (!rc)
+        rc = m->sys.ops->clsact_add(m->sys.ctx, tun->ifindex);
+    if (!rc)
+        rc = m->sys.ops->redirect_add(m->sys.ctx, tun->ifindex, NULL,
+                                      buf->ifindex, cookie);
+    if (rc) {
+        /* no buffer (a missing dummy module, say): attach after the
+         * restore as without one; frames of the blackout are lost */
+        LOGEV(WARN, -rc,
+              "vni %u: cannot buffer the tunnel; frames forwarded during "
+              "the blackout will be lost",
+              m->vni);
+        (void)remove_state(m, 0);
+        m->state = NFWD_IDLE;
+        rc = 0;
+        goto out;
+    }
+    m->filters++;
+    m->state = NFWD_BUFFERING;
+    LOG(INFO, "vni %u: target buffering the tunnel", m->vni);
+    rc = 0;
+out:
+    free(l);
+    return rc;
+}
+
+/* A buffering target after the restore: are its vifs there? */
+static int vifs_present(struct nfwd_mig *m)
+{
+    struct nfwd_link *l = NULL;
+    size_t n = 0;
+    unsigned v;
+    int rc;
+
+    if (!m->n_vifs)
+        return 0; /* nfwd_mig_set_vifs disabled it */
+    rc = links_get(&m->sys, &l, &n);
+    for (v = 0; !rc && v < m->n_vifs; v++)
+        if (!find_link(l, n, m->vifs[v].ifname))
+            rc = -ENODEV;
+    free(l);
+    if (rc) {
+        (void)remove_state(m, 0);
+        return disable(m, rc, "the new vif is missing");
+    }
+    LOG(INFO, "vni %u: target attached (buffering until the vif connects)",
+        m->vni);
+    return 0;
+}
+
+/* Deliver what the buffer holds to the vif of each frame's destination. */
+static void release_flush(struct nfwd_mig *m, const struct nfwd_sys *sys,
+                          const int *vif_ifindex, uint8_t *frame)
+{
+    size_t len;
+    unsigned v;
+
+    while (!sys->ops->capture_read(sys->ctx, m->capture, frame,
+                                   NFWD_BUFFER_FRAME_MAX, &len)) {
+        for (v = 0; v < m->n_vifs; v++)
+            if (len >= 14 && !memcmp(frame, m->vifs[v].mac, 6))
+                break;
+        if (v == m->n_vifs)
+            m->stats.buffer_foreign++; /* the host's own, say */
+        else if (sys->ops->capture_send(sys->ctx, m->capture, vif_ifindex[v],
+                                        frame, len))
+            m->stats.buffer_dropped++;
+        else
+            m->stats.buffered_packets++;
+    }
+}
+
+/* Backends connected (the caller's test) and every vif up with carrier. */
+static int vifs_ready(const struct nfwd_mig *m, const struct nfwd_sys *sys,
+                      int (*connected)(void *opaque), void *opaque)
+{
+    struct nfwd_link *l = NULL;
+    const struct nfwd_link *vif;
+    size_t n = 0;
+    unsigned v;
+    int ok;
+
+    if (connected && !connected(opaque))
+        return 0;
+    ok = !links_get(sys, &l, &n);
+    for (v = 0; ok && v < m->n_vifs; v++) {
+        vif = find_link(l, n, m->vifs[v].ifname);
+        ok = vif && vif->carrier;
+    }
+    free(l);
+    return ok;
+}
+
+int nfwd_target_release(struct nfwd_mig *m, const struct nfwd_sys *sys,
+                        int (*connected)(void *opaque), void *opaque,
+                        unsigned wait_ms)
+{
+    struct nfwd_link *l = NULL;
+    const struct nfwd_link *tun, *vif;
+    char name[NFWD_IFNAMSIZ];
+    uint8_t cookie[NFWD_COOKIE_LEN], *frame = NULL;
+    int vif_ifindex[NFWD_MAX_VIFS];
+    uint64_t t0, drops = 0;
+    size_t n = 0;
+    unsigned v;
+    int rc;
+
+    if (m->role != NFWD_TARGET)
+        return -EINVAL;
+    if (m->state != NFWD_BUFFERING)
+        return 0;
+    t0 = now(sys);
+    while (!vifs_ready(m, sys, connected, opaque) && now(sys) - t0 < wait_ms)
+        sys->ops->sleep_ms(sys->ctx, 20);
+    m->stats.buffer_wait_ms = now(sys) - t0;
+    frame = malloc(NFWD_BUFFER_FRAME_MAX);
+    rc = frame ? links_get(sys, &l, &n) : -ENOMEM;
+    nfwd_dev_name(m->vni, name);
+    tun = rc ? NULL : find_link(l, n, name);
+    if (!rc && !tun)
+        rc = -ENODEV;
+    for (v = 0; !rc && v < m->n_vifs; v++) {
+        vif = find_link(l, n, m->vifs[v].ifname);
+        if (vif)
+            vif_ifindex[v] = vif->ifindex;
+        else
+            rc = -ENODEV;
+    }
+    if (rc) {
+        (void)remove_state(m, 0);
+        rc = disable(m, rc, "cannot release the buffer to the vif");
+        goto out;
+    }
+    /* the bulk first, then the redirects ahead of the catch-all, then
+     * what came in meanwhile: nothing twice, nothing left behind */
+    release_flush(m, sys, vif_ifindex, frame);
+    nfwd_cookie(m->vni, cookie);
+    for (v = 0; !rc && v < m->n_vifs; v++) {
+        rc = sys->ops->redirect_add(sys->ctx, tun->ifindex, m->vifs[v].mac,
+                                    vif_ifindex[v], cookie);
+        if (!rc)
+            m->filters++;
+    }
+    sys->ops->sleep_ms(sys->ctx, NFWD_RELEASE_SETTLE_MS);
+    release_flush(m, sys, vif_ifindex, frame);
+    if (rc) {
+        (void)remove_state(m, 0);
+        rc = disable(m, rc, "cannot redirect the tunnel to the vif");
+        goto out;
+    }
+    sys->ops->capture_close(sys->ctx, m->capture, &drops);
+    m->capture = NULL;
+    m->stats.buffer_dropped += drops;
+    m->state = NFWD_ATTACHED;
+    LOG(INFO,
+        "vni %u: buffer released after %llu ms: %llu frames delivered, "
+        "%llu dropped",
+        m->vni, (unsigned long long)m->stats.buffer_wait_ms,
+        (unsigned long long)m->stats.buffered_packets,
+        (unsigned long long)m->stats.buffer_dropped);
+    rc = 0;
+out:
+    free(frame);
+    free(l);
+    return rc;
+}
+
 int nfwd_target_attach(struct nfwd_mig *m)
 {
     struct nfwd_link *l = NULL;
@@ -724,7 +980,9 @@ int nfwd_target_attach(struct nfwd_mig *m)
 
     if (m->role != NFWD_TARGET)
         return -EINVAL;
-    if (m->state != NFWD_IDLE)
+    if (m->state == NFWD_BUFFERING)
+        return vifs_present(m);
+    if (m->state != NFWD_IDLE || !m->n_vifs)
         return 0;
     /* the sender filter first: the tunnel never runs unfiltered */
     rc = m->sys.ops->accept_add(m->sys.ctx, m->vni, m->remote);
@@ -971,7 +1229,11 @@ int nfwd_sweep(const struct nfwd_sys *sys, uint32_t vni, unsigned *filters_r,
     }
     for (i = 0; do_rest && i < n; i++) {
         dv = nfwd_dev_vni(l[i].name);
-        if (!dv || (vni && dv != vni) || strcmp(l[i].kind, "vxlan"))
+        if (dv && strcmp(l[i].kind, "vxlan"))
+            dv = 0;
+        if (!dv && nfwd_buf_vni(l[i].name) && !strcmp(l[i].kind, "dummy"))
+            dv = nfwd_buf_vni(l[i].name);
+        if (!dv || (vni && dv != vni))
             continue;
         rc = sys->ops->link_del(sys->ctx, l[i].name);
         if (rc && rc != -ENODEV) {

@@ -18,12 +18,16 @@
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <linux/tc_act/tc_mirred.h>
+#include <linux/virtio_net.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,6 +87,29 @@ size_t nfwd_msg_vxlan_add(void *buf, size_t len_bytes,
     mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(NFWD_VXLAN_PORT));
     mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 0);
     mnl_attr_nest_end(nlh, data);
+    mnl_attr_nest_end(nlh, info);
+    return nlh->nlmsg_len;
+}
+
+size_t nfwd_msg_dummy_add(void *buf, size_t len_bytes, const char *name,
+                          unsigned mtu, unsigned seq)
+{
+    struct nlmsghdr *nlh;
+    struct ifinfomsg *ifi;
+    struct nlattr *info;
+
+    if (len_bytes < MSG_MAX_BYTES)
+        return 0;
+    memset(buf, 0, MSG_MAX_BYTES);
+    nlh = rt_hdr(buf, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq);
+    ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+    ifi->ifi_family = AF_UNSPEC;
+    ifi->ifi_flags = IFF_UP | IFF_NOARP;
+    ifi->ifi_change = IFF_UP | IFF_NOARP;
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+    mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+    info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "dummy");
     mnl_attr_nest_end(nlh, info);
     return nlh->nlmsg_len;
 }
@@ -153,11 +180,18 @@ size_t nfwd_msg_redirect_add(void *buf, size_t len_bytes, int ifindex,
     nlh =
         rt_hdr(buf, RTM_NEWTFILTER, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq);
     tcm = tc_hdr(nlh, ifindex, INGRESS_PARENT);
-    tcm->tcm_info = TC_H_MAKE((uint32_t)NFWD_TC_PRIO << 16, htons(ETH_P_ALL));
+    tcm->tcm_info =
+        TC_H_MAKE((uint32_t)(mac ? NFWD_TC_PRIO : NFWD_TC_PRIO_BUFFER) << 16,
+                  htons(ETH_P_ALL));
     mnl_attr_put_strz(nlh, TCA_KIND, "u32");
 
     memset(&sel, 0, sizeof(sel));
-    nfwd_u32_dstmac_keys(mac, k);
+    if (mac) {
+        nfwd_u32_dstmac_keys(mac, k);
+    } else {
+        /* every frame: keys with an empty mask */
+        memset(k, 0, sizeof(k));
+    }
     sel.flags = TC_U32_TERMINAL;
     sel.nkeys = 2;
     memcpy(s, &sel, sizeof(sel));
@@ -428,7 +462,8 @@ uint32_t nfwd_msg_filter_vni(const struct nlmsghdr *nlh, uint32_t *info_r,
         nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*tcm))
         return 0;
     tcm = mnl_nlmsg_get_payload(nlh);
-    if (tcm->tcm_info >> 16 != NFWD_TC_PRIO)
+    if (tcm->tcm_info >> 16 != NFWD_TC_PRIO &&
+        tcm->tcm_info >> 16 != NFWD_TC_PRIO_BUFFER)
         return 0;
     memset(&top, 0, sizeof(top));
     if (mnl_attr_parse(nlh, sizeof(*tcm), attr_cb, &top) < 0)
@@ -648,9 +683,11 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
     if (t.tb[IFLA_MASTER] &&
         !mnl_attr_validate(t.tb[IFLA_MASTER], MNL_TYPE_U32))
         l->master = (int)mnl_attr_get_u32(t.tb[IFLA_MASTER]);
+    /* carrier: up and carrier on (tc mirred drops into anything less) */
     if (t.tb[IFLA_CARRIER] &&
         !mnl_attr_validate(t.tb[IFLA_CARRIER], MNL_TYPE_U8))
-        l->carrier = mnl_attr_get_u8(t.tb[IFLA_CARRIER]);
+        l->carrier = mnl_attr_get_u8(t.tb[IFLA_CARRIER]) &&
+                     (ifi->ifi_flags & IFF_UP);
     parse_nested(t.tb[IFLA_LINKINFO], &info);
     if (info.tb[IFLA_INFO_KIND] &&
         !mnl_attr_validate(info.tb[IFLA_INFO_KIND], MNL_TYPE_STRING))
@@ -990,6 +1027,238 @@ static int op_fdb_point(void *ctx, int port_ifindex, const uint8_t mac[6])
         nfwd_msg_fdb_point(req, sizeof(req), port_ifindex, mac, ++nl->seq));
 }
 
+static int op_buffer_dev_add(void *ctx, const char *name, unsigned mtu)
+{
+    struct nfwd_mnl *nl = ctx;
+    char req[MSG_MAX_BYTES];
+
+    return rt_req(nl, req,
+                  nfwd_msg_dummy_add(req, sizeof(req), name, mtu, ++nl->seq));
+}
+
+/*
+ * The target's buffer: a thread copies every frame sent out of the buffer
+ * device into one growing byte array (per frame a u32 length, the
+ * virtio-net header the kernel gives with PACKET_VNET_HDR, the frame)
+ * until the NFWD_BUFFER_* bounds; the reader takes them in order and
+ * sends each out of the vif with its header again, so that a checksum
+ * left to the hardware (the usual case of a frame from a local veth or
+ * tap) or a GRO-merged frame reaches the guest as it would have through
+ * the redirect.  A thread rather than the socket's own queue: a
+ * decapsulated frame keeps the truesize of the link's receive buffer (up
+ * to 64 KiB on a jumbo link), so the kernel's queue holds a few hundred
+ * frames at most.
+ */
+#define VNET_HDR_BYTES sizeof(struct virtio_net_hdr)
+
+struct nfwd_capture {
+    int fd, send_fd;
+    pthread_t th;
+    pthread_mutex_t mu;
+    int stop;
+    uint8_t *buf;
+    size_t len, off; /* bytes held, bytes already read */
+    unsigned frames;
+    uint64_t drops;
+    struct virtio_net_hdr last; /* of the frame read last */
+};
+
+static void *capture_main(void *arg)
+{
+    struct nfwd_capture *c = arg;
+    struct pollfd p = { .fd = c->fd, .events = POLLIN };
+    size_t max = VNET_HDR_BYTES + NFWD_BUFFER_FRAME_MAX;
+    uint8_t *rec = malloc(max);
+    uint32_t n32;
+    ssize_t n;
+
+    while (rec) {
+        pthread_mutex_lock(&c->mu);
+        if (c->stop) {
+            pthread_mutex_unlock(&c->mu);
+            break;
+        }
+        pthread_mutex_unlock(&c->mu);
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        n = recv(c->fd, rec, max, MSG_DONTWAIT);
+        if (n <= (ssize_t)VNET_HDR_BYTES)
+            continue;
+        n32 = (uint32_t)n;
+        pthread_mutex_lock(&c->mu);
+        if (c->frames >= NFWD_BUFFER_MAX_FRAMES ||
+            c->len + sizeof(n32) + (size_t)n > NFWD_BUFFER_MAX_BYTES) {
+            c->drops++;
+        } else {
+            memcpy(c->buf + c->len, &n32, sizeof(n32));
+            memcpy(c->buf + c->len + sizeof(n32), rec, (size_t)n);
+            c->len += sizeof(n32) + (size_t)n;
+            c->frames++;
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    free(rec);
+    return NULL;
+}
+
+/* An AF_PACKET socket with virtio-net headers; bound when ifindex > 0. */
+static int vnet_socket(int ifindex)
+{
+    struct sockaddr_ll sll;
+    int fd, one = 1, size = 4 << 20;
+
+    /* protocol 0 until bound: nothing from other links gets queued */
+    fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)))
+        goto fail;
+    if (ifindex <= 0)
+        return fd;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    memset(&sll, 0, sizeof(sll));
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = ifindex;
+    if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)))
+        goto fail;
+    return fd;
+fail:
+    one = -errno;
+    close(fd);
+    return one;
+}
+
+static int op_capture_open(void *ctx, int ifindex, void **cap_r)
+{
+    struct nfwd_capture *c;
+    int rc;
+
+    (void)ctx;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->fd = c->send_fd = -1;
+    c->buf = malloc(NFWD_BUFFER_MAX_BYTES);
+    if (!c->buf) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    c->fd = rc = vnet_socket(ifindex);
+    if (rc >= 0)
+        c->send_fd = rc = vnet_socket(0);
+    if (rc < 0)
+        goto fail;
+    pthread_mutex_init(&c->mu, NULL);
+    rc = -pthread_create(&c->th, NULL, capture_main, c);
+    if (rc) {
+        pthread_mutex_destroy(&c->mu);
+        goto fail;
+    }
+    *cap_r = c;
+    return 0;
+fail:
+    if (c->fd >= 0)
+        close(c->fd);
+    if (c->send_fd >= 0)
+        close(c->send_fd);
+    free(c->buf);
+    free(c);
+    return rc;
+}
+
+static int op_capture_read(void *ctx, void *cap, uint8_t *buf, size_t cap_bytes,
+                           size_t *len_r)
+{
+    struct nfwd_capture *c = cap;
+    uint32_t n32;
+    size_t flen;
+    int rc = -EAGAIN;
+
+    (void)ctx;
+    pthread_mutex_lock(&c->mu);
+    while (c->off < c->len) {
+        memcpy(&n32, c->buf + c->off, sizeof(n32));
+        c->off += sizeof(n32);
+        flen = n32 - VNET_HDR_BYTES;
+        if (flen > cap_bytes) {
+            c->off += n32;
+            c->drops++;
+            continue;
+        }
+        memcpy(&c->last, c->buf + c->off, VNET_HDR_BYTES);
+        memcpy(buf, c->buf + c->off + VNET_HDR_BYTES, flen);
+        c->off += n32;
+        *len_r = flen;
+        rc = 0;
+        break;
+    }
+    if (c->off == c->len)
+        c->off = c->len = 0; /* drained: the space is free again */
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+static int op_capture_send(void *ctx, void *cap, int ifindex,
+                           const uint8_t *frame, size_t len_bytes)
+{
+    struct nfwd_capture *c = cap;
+    struct sockaddr_ll sll;
+    struct iovec iov[2];
+    struct msghdr mh;
+
+    (void)ctx;
+    memset(&sll, 0, sizeof(sll));
+    sll.sll_family = AF_PACKET;
+    sll.sll_ifindex = ifindex;
+    sll.sll_halen = 6;
+    memcpy(sll.sll_addr, frame, 6);
+    iov[0].iov_base = &c->last;
+    iov[0].iov_len = VNET_HDR_BYTES;
+    iov[1].iov_base = (void *)frame;
+    iov[1].iov_len = len_bytes;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_name = &sll;
+    mh.msg_namelen = sizeof(sll);
+    mh.msg_iov = iov;
+    mh.msg_iovlen = 2;
+    if (sendmsg(c->send_fd, &mh, 0) != (ssize_t)(VNET_HDR_BYTES + len_bytes))
+        return -errno;
+    return 0;
+}
+
+static void op_capture_close(void *ctx, void *cap, uint64_t *drops_r)
+{
+    struct nfwd_capture *c = cap;
+    struct tpacket_stats st;
+    socklen_t sl = sizeof(st);
+    uint32_t n32;
+
+    (void)ctx;
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->stop = 1;
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->th, NULL);
+    if (!getsockopt(c->fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl))
+        c->drops += st.tp_drops;
+    /* frames never read count as lost too */
+    while (c->off < c->len) {
+        memcpy(&n32, c->buf + c->off, sizeof(n32));
+        c->off += sizeof(n32) + n32;
+        c->drops++;
+    }
+    if (drops_r)
+        *drops_r = c->drops;
+    pthread_mutex_destroy(&c->mu);
+    close(c->fd);
+    close(c->send_fd);
+    free(c->buf);
+    free(c);
+}
+
 static const struct nfwd_sys_ops mnl_ops = {
     .now_ms = op_now_ms,
     .sleep_ms = op_sleep_ms,
@@ -1006,6 +1275,11 @@ static const struct nfwd_sys_ops mnl_ops = {
     .accept_sweep = op_accept_sweep,
     .send_frame = op_send_frame,
     .fdb_point = op_fdb_point,
+    .buffer_dev_add = op_buffer_dev_add,
+    .capture_open = op_capture_open,
+    .capture_read = op_capture_read,
+    .capture_send = op_capture_send,
+    .capture_close = op_capture_close,
 };
 
 void nfwd_mnl_sys(struct nfwd_mnl *nl, struct nfwd_sys *sys)

@@ -41,10 +41,14 @@ const char *nfwd_feat_name(unsigned bit);
 /* ---- message builders (seq is put in every message) ---- */
 size_t nfwd_msg_vxlan_add(void *buf, size_t len_bytes,
                           const struct nfwd_vxlan_spec *vx, unsigned seq);
+/* The target's buffer device: a dummy link, up, no ARP. */
+size_t nfwd_msg_dummy_add(void *buf, size_t len_bytes, const char *name,
+                          unsigned mtu, unsigned seq);
 size_t nfwd_msg_link_del(void *buf, size_t len_bytes, const char *name,
                          unsigned seq);
 size_t nfwd_msg_clsact_add(void *buf, size_t len_bytes, int ifindex,
                            unsigned seq);
+/* mac NULL: every frame, at NFWD_TC_PRIO_BUFFER. */
 size_t nfwd_msg_redirect_add(void *buf, size_t len_bytes, int ifindex,
                              const uint8_t mac[6], int to_ifindex,
                              const uint8_t cookie[NFWD_COOKIE_LEN],

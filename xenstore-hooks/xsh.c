@@ -460,6 +460,8 @@ void xsh_mig_event(void *opaque, enum mig_event ev, const struct mig_stats *s,
         c->last_round_ms = now;
         xsh_state_set_u64(c, "bytes", s->wire_bytes);
         break;
+    case MIG_EV_SUSPENDING:
+        break;
     case MIG_EV_SUSPENDED:
         xsh_state_set(c, "phase", "blackout");
         break;

@@ -311,6 +311,16 @@ struct fake {
     uint64_t fdb_t;
     int fdb_port;
     int log_lines;
+    /* the target's buffer: frames queued in the capture, frames the
+     * core delivered to a vif (dst MAC's last byte, in order) */
+    int fail_buffer, capture_open, capture_ifindex;
+    uint8_t queued[16][20];
+    size_t n_queued, next_queued;
+    uint8_t late; /* queued when the vif redirect goes in (0 = none) */
+    uint64_t carrier_at_ms; /* vif7.0 has carrier from then on (0: always) */
+    uint8_t delivered[16];  /* byte 12 of each: the tag */
+    int delivered_to[16];
+    size_t n_delivered;
 };
 
 static void call(struct fake *f, const char *fmt, ...)
@@ -370,6 +380,8 @@ static int f_links(void *ctx, struct nfwd_link *out, size_t max, size_t *n_r)
         if (!strncmp(f->links[i].name, "nfwd", 4) &&
             f->now_ms <= f->tx_until_ms)
             f->links[i].tx_packets += 3;
+        if (f->carrier_at_ms && !strcmp(f->links[i].name, "vif7.0"))
+            f->links[i].carrier = f->now_ms >= f->carrier_at_ms;
     }
     assert_true(f->n_links <= max);
     memcpy(out, f->links, f->n_links * sizeof(*out));
@@ -425,7 +437,14 @@ static int f_redirect_add(void *ctx, int ifindex, const uint8_t mac[6], int to,
     ff = &f->filters[f->n_filters++];
     ff->ifindex = ifindex;
     ff->to = to;
-    memcpy(ff->mac, mac, 6);
+    if (mac)
+        memcpy(ff->mac, mac, 6);
+    else
+        memset(ff->mac, 0, 6); /* the catch-all */
+    if (mac && f->late) {      /* one more for the guest, in flight */
+        memcpy(f->queued[f->n_queued], f->queued[0], 20);
+        f->queued[f->n_queued++][12] = f->late;
+    }
     ff->vni = nfwd_cookie_vni(cookie, 8);
     assert_true(ff->vni != 0);
     return 0;
@@ -491,7 +510,6 @@ static int f_send_frame(void *ctx, int ifindex, const uint8_t *frame,
     struct fake *f = ctx;
 
     assert_true(len <= NFWD_FRAME_MAX_BYTES);
-    assert_int_equal(ifindex, 2); /* the bridge, never a port */
     f->frame_t[f->n_frames] = f->now_ms;
     memcpy(f->frames[f->n_frames++], frame, len);
     return 0;
@@ -504,6 +522,63 @@ static int f_fdb_point(void *ctx, int port, const uint8_t mac[6])
     f->fdb_port = port;
     f->fdb_t = f->now_ms;
     return 0;
+}
+
+static int f_buffer_dev_add(void *ctx, const char *name, unsigned mtu)
+{
+    struct fake *f = ctx;
+
+    call(f, "dummy:%s", name);
+    if (f->fail_buffer)
+        return -EOPNOTSUPP;
+    add_link(f, 100 + (int)f->n_links, name, "dummy", 0);
+    return 0;
+}
+
+static int f_capture_open(void *ctx, int ifindex, void **cap_r)
+{
+    struct fake *f = ctx;
+
+    call(f, "capture:%d", ifindex);
+    f->capture_open = 1;
+    f->capture_ifindex = ifindex;
+    *cap_r = f;
+    return 0;
+}
+
+static int f_capture_read(void *ctx, void *cap, uint8_t *buf, size_t cap_bytes,
+                          size_t *len_r)
+{
+    struct fake *f = cap;
+
+    assert_true(f->capture_open);
+    if (f->next_queued == f->n_queued)
+        return -EAGAIN;
+    assert_true(cap_bytes >= 20);
+    memcpy(buf, f->queued[f->next_queued++], 20);
+    *len_r = 20;
+    return 0;
+}
+
+static int f_capture_send(void *ctx, void *cap, int ifindex,
+                          const uint8_t *frame, size_t len)
+{
+    struct fake *f = cap;
+
+    assert_true(f->capture_open);
+    assert_int_equal(len, 20);
+    f->delivered_to[f->n_delivered] = ifindex;
+    f->delivered[f->n_delivered++] = frame[12];
+    return 0;
+}
+
+static void f_capture_close(void *ctx, void *cap, uint64_t *drops_r)
+{
+    struct fake *f = cap;
+
+    assert_true(f->capture_open);
+    f->capture_open = 0;
+    *drops_r = 2; /* what the kernel or the bounds lost */
 }
 
 static const struct nfwd_sys_ops fake_ops = {
@@ -520,6 +595,28 @@ static const struct nfwd_sys_ops fake_ops = {
     .accept_sweep = f_accept_sweep,
     .send_frame = f_send_frame,
     .fdb_point = f_fdb_point,
+};
+
+/* The same world with the target's buffer. */
+static const struct nfwd_sys_ops fake_buf_ops = {
+    .now_ms = f_now,
+    .sleep_ms = f_sleep,
+    .links = f_links,
+    .vxlan_add = f_vxlan_add,
+    .link_del = f_link_del,
+    .clsact_add = f_clsact_add,
+    .redirect_add = f_redirect_add,
+    .redirect_del = f_redirect_del,
+    .accept_add = f_accept_add,
+    .accept_del = f_accept_del,
+    .accept_sweep = f_accept_sweep,
+    .send_frame = f_send_frame,
+    .fdb_point = f_fdb_point,
+    .buffer_dev_add = f_buffer_dev_add,
+    .capture_open = f_capture_open,
+    .capture_read = f_capture_read,
+    .capture_send = f_capture_send,
+    .capture_close = f_capture_close,
 };
 
 static void count_log(enum log_level lvl, const char *line, void *opaque)
@@ -847,6 +944,156 @@ static int always(void *opaque)
     return 1;
 }
 
+/* The vif's backend connects at t = 1500 ms. */
+static int at_1500(void *opaque)
+{
+    return ((struct fake *)opaque)->now_ms >= 1500;
+}
+
+/* A frame to the guest or to someone else, tagged in byte 12. */
+static void queue_frame(struct fake *f, int to_guest, uint8_t tag)
+{
+    uint8_t *fr = f->queued[f->n_queued++];
+
+    memset(fr, 0, 20);
+    assert_int_equal(
+        nfwd_mac_parse(to_guest ? "00:16:3e:aa:bb:cc" : "00:16:3e:00:00:01",
+                       fr),
+        0);
+    fr[12] = tag; /* f_send_frame records it */
+}
+
+static void test_target_buffer(void **state)
+{
+    struct fake *f = world();
+    struct nfwd_vif v = guest_vif("vif7.0", 0);
+    struct nfwd_sys sys = { &fake_buf_ops, f };
+    struct nfwd_mig m;
+    struct in_addr a, b;
+    int tun, buf;
+
+    inet_pton(AF_INET, "10.99.0.11", &a);
+    inet_pton(AF_INET, "10.99.0.12", &b);
+    /* before the stream: no vif known yet */
+    assert_int_equal(nfwd_mig_init(&m, &sys, NFWD_TARGET, 0x42, a, b, NULL, 0),
+                     0);
+    assert_int_equal(m.state, NFWD_IDLE);
+    assert_int_equal(nfwd_target_prepare(&m), 0);
+    assert_int_equal(m.state, NFWD_BUFFERING);
+    tun = fake_link(f, "nfwd000042")->ifindex;
+    buf = fake_link(f, "nfwb000042")->ifindex;
+    /* sender filter, tunnel (default MTU), buffer device, the capture
+     * before the catch-all redirect into it */
+    assert_true(strstr(f->calls, "accept:66/0a63000c vxlan:nfwd000042/1500 "
+                                 "dummy:nfwb000042 capture:") == f->calls);
+    assert_int_equal(f->capture_ifindex, buf);
+    assert_int_equal(f->n_filters, 1);
+    assert_int_equal(f->filters[0].ifindex, tun);
+    assert_int_equal(f->filters[0].to, buf);
+    /* the blackout: three frames forwarded, one not for the guest */
+    queue_frame(f, 1, 1);
+    queue_frame(f, 0, 2);
+    queue_frame(f, 1, 3);
+    assert_int_equal(f->queued[0][12], 1);
+    /* the restore: the vif appears; nothing is delivered yet */
+    add_link(f, 7, "vif7.0", "", 2);
+    assert_int_equal(nfwd_mig_set_vifs(&m, &v, 1), 0);
+    assert_int_equal(nfwd_target_attach(&m), 0);
+    assert_int_equal(m.state, NFWD_BUFFERING);
+    assert_int_equal(f->n_delivered, 0);
+    /* the unpause: wait for the backend, deliver in order, redirect; a
+     * frame that came in meanwhile is delivered after, once */
+    f->late = 4;
+    f->carrier_at_ms = 2000; /* netback's "Guest Rx ready" comes later */
+    assert_int_equal(nfwd_target_release(&m, &sys, at_1500, f, 15000), 0);
+    assert_int_equal(m.state, NFWD_ATTACHED);
+    assert_int_equal(m.stats.buffer_wait_ms, 1000);
+    assert_int_equal(f->n_delivered, 3);
+    assert_int_equal(f->delivered_to[0], 7);
+    assert_int_equal(f->delivered_to[2], 7);
+    assert_int_equal(f->delivered[0], 1);
+    assert_int_equal(f->delivered[1], 3);
+    assert_int_equal(f->delivered[2], 4);
+    assert_int_equal(m.stats.buffered_packets, 3);
+    assert_int_equal(m.stats.buffer_foreign, 1); /* not for the guest */
+    assert_int_equal(m.stats.buffer_dropped, 2);
+    assert_false(f->capture_open);
+    assert_int_equal(f->n_filters, 2);
+    assert_int_equal(f->filters[1].to, 7);
+    assert_int_equal(memcmp(f->filters[1].mac, v.mac, 6), 0);
+    /* a second release does nothing */
+    assert_int_equal(nfwd_target_release(&m, &sys, never, f, 15000), 0);
+    assert_int_equal(f->n_delivered, 3);
+    /* teardown: both devices, both filters, the table */
+    assert_int_equal(nfwd_teardown(&m, 0, 0, NULL), 0);
+    assert_int_equal(f->n_filters, 0);
+    assert_int_equal(f->n_tables, 0);
+    assert_null(fake_link(f, "nfwd000042"));
+    assert_null(fake_link(f, "nfwb000042"));
+    world_free(f);
+
+    /* the vif never connects: delivered at the limit all the same */
+    f = world();
+    sys.ctx = f;
+    assert_int_equal(nfwd_mig_init(&m, &sys, NFWD_TARGET, 0x42, a, b, NULL, 0),
+                     0);
+    assert_int_equal(nfwd_target_prepare(&m), 0);
+    queue_frame(f, 1, 9);
+    add_link(f, 7, "vif7.0", "", 2);
+    assert_int_equal(nfwd_mig_set_vifs(&m, &v, 1), 0);
+    assert_int_equal(nfwd_target_attach(&m), 0);
+    assert_int_equal(nfwd_target_release(&m, &sys, never, f, 15000), 0);
+    assert_int_equal(m.stats.buffer_wait_ms, 15000);
+    assert_int_equal(f->n_delivered, 1);
+    assert_int_equal(nfwd_teardown(&m, 0, 0, NULL), 0);
+    world_free(f);
+
+    /* the incoming domain is destroyed before the release: all goes */
+    f = world();
+    sys.ctx = f;
+    assert_int_equal(nfwd_mig_init(&m, &sys, NFWD_TARGET, 0x42, a, b, NULL, 0),
+                     0);
+    assert_int_equal(nfwd_target_prepare(&m), 0);
+    queue_frame(f, 1, 9);
+    assert_int_equal(nfwd_teardown(&m, 0, 0, NULL), 0);
+    assert_false(f->capture_open);
+    assert_int_equal(f->n_links, 6);
+    assert_int_equal(f->n_filters + f->n_tables + f->n_delivered, 0);
+    assert_int_equal(m.stats.buffer_dropped, 2);
+    world_free(f);
+}
+
+/* No buffer device (no dummy module): attach later, as without buffer. */
+static void test_target_buffer_fallback(void **state)
+{
+    struct fake *f = world();
+    struct nfwd_vif v = guest_vif("vif7.0", 0);
+    struct nfwd_sys sys = { &fake_buf_ops, f };
+    struct nfwd_mig m;
+    struct in_addr a, b;
+
+    inet_pton(AF_INET, "10.99.0.11", &a);
+    inet_pton(AF_INET, "10.99.0.12", &b);
+    f->fail_buffer = 1;
+    assert_int_equal(nfwd_mig_init(&m, &sys, NFWD_TARGET, 0x42, a, b, NULL, 0),
+                     0);
+    assert_int_equal(nfwd_target_prepare(&m), 0);
+    assert_int_equal(m.state, NFWD_IDLE);
+    assert_int_equal(f->n_links, 6); /* the tunnel went again */
+    assert_int_equal(f->n_tables + f->n_filters, 0);
+    assert_int_equal(f->log_lines, 1);
+    add_link(f, 7, "vif7.0", "", 2);
+    assert_int_equal(nfwd_mig_set_vifs(&m, &v, 1), 0);
+    assert_int_equal(nfwd_target_attach(&m), 0);
+    assert_int_equal(m.state, NFWD_ATTACHED);
+    assert_int_equal(f->n_filters, 1);
+    assert_int_equal(f->filters[0].to, 7);
+    assert_int_equal(nfwd_target_release(&m, &sys, always, f, 15000), 0);
+    assert_int_equal(nfwd_teardown(&m, 0, 0, NULL), 0);
+    assert_int_equal(f->n_links, 7);
+    world_free(f);
+}
+
 static void test_announce(void **state)
 {
     struct fake *f = world();
@@ -951,6 +1198,8 @@ int main(void)
         cmocka_unit_test(test_teardown_quiesce),
         cmocka_unit_test(test_teardown_hold_and_cap),
         cmocka_unit_test(test_target_attach),
+        cmocka_unit_test(test_target_buffer),
+        cmocka_unit_test(test_target_buffer_fallback),
         cmocka_unit_test(test_announce),
         cmocka_unit_test(test_sweep),
     };

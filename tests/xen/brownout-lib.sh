@@ -125,7 +125,7 @@ bo_report() # bo_report TAG
 bo_state_cmd='
     for d in /sys/class/net/*; do
         n=${d##*/}
-        case $n in nfwd*) echo "device $n" ;; esac
+        case $n in nfwd*|nfwb*) echo "device $n" ;; esac
     done
     for p in /sys/class/net/xenbr1/brif/*; do
         p=${p##*/}

@@ -83,9 +83,9 @@ MIG_EOF" || lab_fail "cannot write the receiver script on $h"
         done" || lab_fail "receiver on $h did not start"
 }
 
-mig_recv_log() # mig_recv_log HOST PORT
+mig_recv_log() # mig_recv_log HOST PORT: prints it, sets mig_recv_out
 {
-    lab_exec -t 240 "$1" "
+    mig_recv_out=$(lab_exec -t 240 "$1" "
         i=0
         until grep -q 'receiver exit status' /tmp/mig-recv-$2.log; do
             i=\$((i + 1)); [ \$i -gt 600 ] && break; sleep 0.1
@@ -96,7 +96,8 @@ mig_recv_log() # mig_recv_log HOST PORT
         while ps | grep -v grep | grep -q 'migrate-receive'; do
             i=\$((i + 1)); [ \$i -gt 600 ] && break; sleep 0.1
         done
-        cat /tmp/mig-recv-$2.log" | sed 's/^/    recv| /'
+        cat /tmp/mig-recv-$2.log")
+    printf '%s\n' "$mig_recv_out" | sed 's/^/    recv| /'
 }
 
 # mig_send SRC DST NAME xlmig|xl [EXTRA ARGS]

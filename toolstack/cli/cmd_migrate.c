@@ -171,6 +171,8 @@ static void on_event(void *opaque, enum mig_event ev, const struct mig_stats *s,
     case MIG_EV_PROGRESS:
         progress_line(r, s, 0);
         break;
+    case MIG_EV_SUSPENDING:
+        break;
     case MIG_EV_SUSPENDED:
         if (r->json)
             fprintf(r->json, "{\"event\":\"suspended\",\"elapsed_ms\":%.1f}\n",

@@ -50,7 +50,7 @@ size_t nfwd_ext_encode(uint8_t *out, size_t cap, const struct nfwd_ext *e)
     put32le(out + 4, e->vni);
     memcpy(out + 8, &e->target.s_addr, 4);
     memcpy(out + 12, &e->source.s_addr, 4);
-    put32le(out + 16, 0);
+    put32le(out + 16, e->flags);
     return NFWD_EXT_BYTES;
 }
 
@@ -71,6 +71,7 @@ int nfwd_ext_decode(const uint8_t *buf, size_t len, struct nfwd_ext *e)
     e->vni = get32le(buf + 4);
     memcpy(&e->target.s_addr, buf + 8, 4);
     memcpy(&e->source.s_addr, buf + 12, 4);
+    e->flags = get32le(buf + 16);
     if (!nfwd_vni_ok(e->vni) || !addr_ok(e->target) || !addr_ok(e->source) ||
         e->target.s_addr == e->source.s_addr)
         return -EINVAL;
@@ -156,6 +157,8 @@ static void startup_sweep(const struct nfwd_sys *sys)
     if (l && !sys->ops->links(sys->ctx, l, NFWD_MAX_PORTS * 4, &n)) {
         for (i = 0; i < n; i++) {
             vni = nfwd_dev_vni(l[i].name);
+            if (!vni)
+                vni = nfwd_buf_vni(l[i].name);
             if (vni && !rt_owner_alive(vni))
                 sweep_one(sys, vni);
         }
@@ -298,6 +301,7 @@ static void src_prepare(struct nfwd_src *s, const struct mig_stats *st)
         return;
     }
     s->have_mig = 1;
+    s->peer_buffers = !!(e.flags & NFWD_EXT_FLAG_BUFFER);
     rt_mark(e.vni, "source");
     (void)nfwd_prepare(&s->mig);
     inet_ntop(AF_INET, &e.source, a, sizeof(a));
@@ -321,15 +325,20 @@ void nfwd_src_event(void *opaque, enum mig_event ev, const struct mig_stats *st,
 
     if (s->enabled && ev == MIG_EV_NEGOTIATED && !s->have_mig)
         src_prepare(s, st);
-    if (s->have_mig && ev == MIG_EV_SUSPENDED &&
-        s->mig.state == NFWD_PREPARED) {
+    /* a buffering target keeps what arrives from the suspend request on;
+     * without one, what the guest might still take stays here */
+    if (s->have_mig && s->mig.state == NFWD_PREPARED &&
+        ev == (s->peer_buffers ? MIG_EV_SUSPENDING : MIG_EV_SUSPENDED)) {
         t0 = s->sys.ops->now_ms(s->sys.ctx);
         (void)nfwd_arm(&s->mig);
         s->arm_ms = s->sys.ops->now_ms(s->sys.ctx) - t0;
         if (s->mig.state == NFWD_ARMED) {
             s->armed = 1;
-            src_json(s, "\"stage\":\"armed\",\"filters\":%u,\"arm_ms\":%llu",
-                     s->mig.filters, (unsigned long long)s->arm_ms);
+            src_json(s,
+                     "\"stage\":\"armed\",\"filters\":%u,\"arm_ms\":%llu,"
+                     "\"at\":\"%s\"",
+                     s->mig.filters, (unsigned long long)s->arm_ms,
+                     s->peer_buffers ? "suspend_request" : "suspended");
         } else {
             src_json(s, "\"stage\":\"disabled\"");
         }
@@ -544,7 +553,24 @@ size_t nfwd_dst_caps_ext(void *opaque, uint32_t optional_flags, uint8_t *ext,
         !d->have_addrs || !d->ext.vni)
         return 0;
     d->requested = 1;
+    /* the tunnel and its buffer now: the source arms at the suspend,
+     * long before the restored domain has a vif */
+    if (!d->have_mig &&
+        !nfwd_mig_init(&d->mig, &d->sys, NFWD_TARGET, d->ext.vni, d->ext.target,
+                       d->ext.source, NULL, 0)) {
+        d->have_mig = 1;
+        rt_mark(d->ext.vni, "target");
+        (void)nfwd_target_prepare(&d->mig);
+    }
+    if (d->have_mig && d->mig.state == NFWD_BUFFERING)
+        d->ext.flags |= NFWD_EXT_FLAG_BUFFER;
     return nfwd_ext_encode(ext, cap, &d->ext);
+}
+
+static int dst_holds_state(const struct nfwd_dst *d)
+{
+    return d->have_mig &&
+           (d->mig.state == NFWD_ATTACHED || d->mig.state == NFWD_BUFFERING);
 }
 
 static int dst_restore(void *be, const char *config_json, int stream_fd,
@@ -559,15 +585,12 @@ static int dst_restore(void *be, const char *config_json, int stream_fd,
         return rc;
     d->domid = *domid_r;
     d->n_vifs = read_vifs(d->xo, d->xs, d->domid, d->vifs);
-    if (!d->requested || !d->n_vifs)
+    if (!d->have_mig)
         return rc;
-    if (nfwd_mig_init(&d->mig, &d->sys, NFWD_TARGET, d->ext.vni, d->ext.target,
-                      d->ext.source, d->vifs, d->n_vifs))
-        return rc;
-    d->have_mig = 1;
-    rt_mark(d->ext.vni, "target");
+    if (nfwd_mig_set_vifs(&d->mig, d->vifs, d->n_vifs))
+        d->mig.n_vifs = 0;
     (void)nfwd_target_attach(&d->mig);
-    if (d->mig.state != NFWD_ATTACHED)
+    if (!dst_holds_state(d))
         rt_clear(d->ext.vni);
     return rc;
 }
@@ -609,6 +632,11 @@ static void *dst_announce_main(void *arg)
     if (d->ann_rc)
         return NULL;
     nfwd_mnl_sys(nl, &sys);
+    /* what the source forwarded during the blackout, before the
+     * announce moves the fabric here */
+    if (d->have_mig)
+        (void)nfwd_target_release(&d->mig, &sys, dst_connected, d,
+                                  NFWD_RELEASE_WAIT_MS);
     d->ann_rc = nfwd_announce(&sys, d->vifs, d->n_vifs, &d->sched,
                               dst_connected, d, &d->ann_end_ms);
     nfwd_mnl_free(nl);
@@ -634,7 +662,7 @@ static int dst_destroy(void *be, uint32_t domid)
 {
     struct nfwd_dst *d = be;
 
-    if (d->have_mig && d->mig.state == NFWD_ATTACHED) {
+    if (dst_holds_state(d)) {
         (void)nfwd_teardown(&d->mig, 0, 0, NULL);
         rt_clear(d->mig.vni);
     }
@@ -680,9 +708,12 @@ void nfwd_dst_finish(struct nfwd_dst *d, int mig_rc)
             LOG(INFO, "announced %u vif%s, %u rounds", d->n_vifs,
                 d->n_vifs == 1 ? "" : "s", d->sched.rounds);
     }
-    if (!d->have_mig || d->mig.state != NFWD_ATTACHED)
+    if (!dst_holds_state(d)) {
+        if (d->have_mig)
+            rt_clear(d->mig.vni);
         return;
-    if (!mig_rc) {
+    }
+    if (!mig_rc && d->mig.state == NFWD_ATTACHED) {
         /* the source stops 2 s after the announce and 1 s without
          * traffic: wait a little longer than that, 40 s at most */
         t0 = now = d->sys.ops->now_ms(d->sys.ctx);
@@ -712,8 +743,12 @@ void nfwd_dst_finish(struct nfwd_dst *d, int mig_rc)
         d->mig.vni, (unsigned long long)d->mig.stats.received_packets);
     fprintf(stderr,
             "forwarding summary (target): vni %u, %llu packets received "
-            "through the tunnel\n",
-            d->mig.vni, (unsigned long long)d->mig.stats.received_packets);
+            "through the tunnel, %llu held during the blackout and "
+            "delivered, %llu dropped, %llu not for the guest\n",
+            d->mig.vni, (unsigned long long)d->mig.stats.received_packets,
+            (unsigned long long)d->mig.stats.buffered_packets,
+            (unsigned long long)d->mig.stats.buffer_dropped,
+            (unsigned long long)d->mig.stats.buffer_foreign);
     rt_clear(d->mig.vni);
 }
 

@@ -30,10 +30,13 @@
 #include "nfwd.h"
 #include "xsh.h"
 
-#define NFWD_EXT_MAGIC     "NFW1"
-#define NFWD_EXT_BYTES     20u /* magic, vni, target ip, source ip, flags */
-#define NFWD_RUN_DIR       "/run/xlmig/nfwd"
-#define NFWD_TARGET_CAP_MS (NFWD_CAP_MS + 10000u)
+#define NFWD_EXT_MAGIC       "NFW1"
+#define NFWD_EXT_BYTES       20u /* magic, vni, target ip, source ip, flags */
+/* flags: the target buffers the tunnel from now on (nfwd_target_prepare),
+ * so the source may arm before the suspend instead of after it */
+#define NFWD_EXT_FLAG_BUFFER 1u
+#define NFWD_RUN_DIR         "/run/xlmig/nfwd"
+#define NFWD_TARGET_CAP_MS   (NFWD_CAP_MS + 10000u)
 
 struct nfwd_mnl;
 
@@ -41,6 +44,7 @@ struct nfwd_mnl;
 struct nfwd_ext {
     uint32_t vni;
     struct in_addr target, source;
+    uint32_t flags; /* NFWD_EXT_FLAG_*; unknown bits are ignored */
 };
 size_t nfwd_ext_encode(uint8_t *out, size_t cap, const struct nfwd_ext *e);
 int nfwd_ext_decode(const uint8_t *buf, size_t len, struct nfwd_ext *e);
@@ -58,7 +62,8 @@ struct nfwd_src {
     struct nfwd_sys sys;
     struct nfwd_mig mig;
     int have_mig, armed, succeeded, aborted;
-    uint64_t arm_ms; /* time arm took */
+    int peer_buffers; /* NFWD_EXT_FLAG_BUFFER: arm at the suspend request */
+    uint64_t arm_ms;  /* time arm took */
     /* the wrapped backend */
     const struct mig_src_ops *inner;
     void *inner_be;

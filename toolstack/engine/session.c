@@ -289,6 +289,7 @@ static void on_suspending(void *opaque)
     if (!s->stats->suspend_req_ns)
         s->stats->suspend_req_ns = mig_now_ns();
     pthread_mutex_unlock(&s->lock);
+    emit(s, MIG_EV_SUSPENDING, NULL, 0);
 }
 
 /* blackout phases: the target's part, which an xlmig target with

@@ -137,6 +137,7 @@ enum mig_event {
     MIG_EV_NEGOTIATED, /* peer answered with capabilities */
     MIG_EV_ROUND,      /* a precopy policy call with a dirty count */
     MIG_EV_PROGRESS,   /* periodic, from the pump thread */
+    MIG_EV_SUSPENDING, /* right before the guest is asked to suspend */
     MIG_EV_SUSPENDED,
     MIG_EV_STREAM_DONE,
     MIG_EV_DONE, /* status: 0 success, else failure */
