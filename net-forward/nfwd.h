@@ -81,7 +81,7 @@ struct nfwd_link {
     int master; /* 0 = none */
     char name[NFWD_IFNAMSIZ];
     char kind[16]; /* IFLA_INFO_KIND, "" if none */
-    int carrier; /* up, with carrier: frames sent to it go somewhere */
+    int carrier;   /* up, with carrier: frames sent to it go somewhere */
     uint64_t tx_packets;
     uint64_t tx_bytes;
     uint64_t rx_packets;

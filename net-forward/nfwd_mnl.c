@@ -686,8 +686,8 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
     /* carrier: up and carrier on (tc mirred drops into anything less) */
     if (t.tb[IFLA_CARRIER] &&
         !mnl_attr_validate(t.tb[IFLA_CARRIER], MNL_TYPE_U8))
-        l->carrier = mnl_attr_get_u8(t.tb[IFLA_CARRIER]) &&
-                     (ifi->ifi_flags & IFF_UP);
+        l->carrier =
+            mnl_attr_get_u8(t.tb[IFLA_CARRIER]) && (ifi->ifi_flags & IFF_UP);
     parse_nested(t.tb[IFLA_LINKINFO], &info);
     if (info.tb[IFLA_INFO_KIND] &&
         !mnl_attr_validate(info.tb[IFLA_INFO_KIND], MNL_TYPE_STRING))
@@ -1303,6 +1303,8 @@ const char *nfwd_feat_name(unsigned bit)
         return "nftables";
     case NFWD_FEAT_PACKET:
         return "af_packet";
+    case NFWD_FEAT_BUFFER:
+        return "buffer";
     }
     return "?";
 }
@@ -1354,6 +1356,10 @@ static unsigned probe_child(void)
         have |= NFWD_FEAT_PACKET;
         close(fd);
     }
+    nfwd_buf_name(vx.vni, vx.name);
+    if (!op_buffer_dev_add(nl, vx.name, NFWD_MTU_DEFAULT) &&
+        !op_link_del(nl, vx.name))
+        have |= NFWD_FEAT_BUFFER;
     free(l);
     nfwd_mnl_free(nl);
     return have;

@@ -28,7 +28,10 @@ enum {
     NFWD_FEAT_U32_MIRRED = 1 << 2,
     NFWD_FEAT_NFTABLES = 1 << 3,
     NFWD_FEAT_PACKET = 1 << 4,
-    NFWD_FEAT_ALL = (1 << 5) - 1,
+    NFWD_FEAT_BUFFER = 1 << 5, /* dummy links: the target's buffer */
+    NFWD_FEAT_ALL = (1 << 6) - 1,
+    /* without the buffer forwarding works, the blackout's frames are lost */
+    NFWD_FEAT_REQUIRED = NFWD_FEAT_ALL & ~NFWD_FEAT_BUFFER,
 };
 /*
  * Tries every feature in a scratch network namespace (a forked child

@@ -282,11 +282,13 @@ static int cmd_probe(void)
                    have & bit ? "true" : "false");
         else
             printf("%-11s %s\n", nfwd_feat_name(bit),
-                   have & bit ? "yes" : "missing");
+                   have & bit                 ? "yes"
+                   : bit & NFWD_FEAT_REQUIRED ? "missing"
+                                              : "missing (optional)");
     }
     if (json)
         printf("}\n");
-    return have == NFWD_FEAT_ALL ? 0 : 1;
+    return (have & NFWD_FEAT_REQUIRED) == NFWD_FEAT_REQUIRED ? 0 : 1;
 }
 
 static int run(const char *cmd, struct args *a, struct nfwd_sys *sys)
