@@ -66,6 +66,7 @@ struct send_state {
     pthread_mutex_t lock; /* stats and observer calls */
     int pipe_rd;
     int pump_rc;
+    uint64_t wire_base; /* channel stream bytes before the stream */
     int want_caps;
     int fault_rc; /* i10: an error fault fired in a callback */
 };
@@ -152,7 +153,7 @@ static void *pump_main(void *arg)
 {
     struct send_state *s = arg;
     uint8_t *buf = malloc(PUMP_BUF_BYTES);
-    uint64_t start_ns = mig_now_ns(), last_ev = 0, before;
+    uint64_t start_ns = mig_now_ns(), last_ev = 0;
     ssize_t n;
     int rc = 0;
 
@@ -173,9 +174,11 @@ static void *pump_main(void *arg)
         if (n == 0)
             break; /* finish or abort: the main thread, once it knows */
         add64(&s->stats->raw_bytes, (uint64_t)n);
-        before = s->ch->stream_bytes;
         rc = s->enc->write(s->enc->opaque, buf, (size_t)n, s->ch);
-        add64(&s->stats->wire_bytes, s->ch->stream_bytes - before);
+        /* what is on the channel (an encoder may queue in between) */
+        __atomic_store_n(&s->stats->wire_bytes,
+                         load64(&s->ch->stream_bytes) - s->wire_base,
+                         __ATOMIC_RELAXED);
         if (rc)
             break;
         throttle(s, start_ns);
@@ -341,7 +344,6 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
     int pipefd[2] = { -1, -1 }, pump_started = 0, rc, save_rc;
     char *away = NULL;
     uint8_t status;
-    uint64_t before;
     uint8_t trailer[XLPROTO_ONCE_BYTES], goext[XLPROTO_ONCE_BYTES];
     int once_ok = 0, resumed;
 
@@ -391,6 +393,7 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
     }
     fcntl(pipefd[1], F_SETPIPE_SZ, 1 << 20);
     s.pipe_rd = pipefd[0];
+    s.wire_base = load64(&ch->stream_bytes); /* after the header */
     rc = pthread_create(&pump, NULL, pump_main, &s);
     if (rc) {
         rc = -rc;
@@ -413,9 +416,8 @@ int mig_send(const struct mig_send_opts *o, const struct mig_src_ops *ops,
     pthread_join(pump, NULL);
     pump_started = 0;
     if (!save_rc && !s.pump_rc) {
-        before = ch->stream_bytes;
         s.pump_rc = s.enc->finish(s.enc->opaque, ch);
-        stats->wire_bytes += ch->stream_bytes - before;
+        stats->wire_bytes = load64(&ch->stream_bytes) - s.wire_base;
         if (s.pump_rc)
             LOGEV(ERROR, -s.pump_rc, "cannot finish the migration stream");
     } else if (s.enc->abort) {

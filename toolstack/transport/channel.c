@@ -67,8 +67,8 @@ ssize_t channel_fd_read(struct channel *ch, int fd, int back, void *buf,
     }
     if (back)
         ch->back_bytes += (uint64_t)n;
-    else
-        ch->stream_bytes += (uint64_t)n;
+    else /* read by the session while an encoder's writer thread sends */
+        __atomic_add_fetch(&ch->stream_bytes, (uint64_t)n, __ATOMIC_RELAXED);
     return n;
 }
 
@@ -95,8 +95,8 @@ ssize_t channel_fd_write(struct channel *ch, int fd, int back, const void *buf,
     }
     if (back)
         ch->back_bytes += (uint64_t)n;
-    else
-        ch->stream_bytes += (uint64_t)n;
+    else /* read by the session while an encoder's writer thread sends */
+        __atomic_add_fetch(&ch->stream_bytes, (uint64_t)n, __ATOMIC_RELAXED);
     return n;
 }
 
