@@ -757,6 +757,27 @@ out:
     return rc;
 }
 
+/*
+ * The target's nft sender filter, then its tunnel: the tunnel never runs
+ * unfiltered.  Non-zero: forwarding is disabled (one log line).
+ */
+static int target_tunnel(struct nfwd_mig *m)
+{
+    int rc;
+
+    rc = m->sys.ops->accept_add(m->sys.ctx, m->vni, m->remote);
+    if (rc) {
+        (void)disable(m, rc, "cannot install the nftables sender filter");
+        return rc;
+    }
+    rc = tunnel_add(m);
+    if (rc) {
+        (void)remove_state(m, 0);
+        (void)disable(m, rc, "cannot create the vxlan tunnel");
+    }
+    return rc;
+}
+
 /* The buffer ops of the adapter, all or none. */
 static int have_buffer(const struct nfwd_sys *sys)
 {
@@ -779,15 +800,8 @@ int nfwd_target_prepare(struct nfwd_mig *m)
         return -EINVAL;
     if (m->state != NFWD_IDLE || !have_buffer(&m->sys))
         return 0;
-    /* the sender filter first: the tunnel never runs unfiltered */
-    rc = m->sys.ops->accept_add(m->sys.ctx, m->vni, m->remote);
-    if (rc)
-        return disable(m, rc, "cannot install the nftables sender filter");
-    rc = tunnel_add(m);
-    if (rc) {
-        (void)remove_state(m, 0);
-        return disable(m, rc, "cannot create the vxlan tunnel");
-    }
+    if (target_tunnel(m))
+        return 0;
     nfwd_buf_name(m->vni, bname);
     rc = m->sys.ops->buffer_dev_add(m->sys.ctx, bname, NFWD_BUFFER_FRAME_MAX);
     if (!rc)
@@ -984,15 +998,8 @@ int nfwd_target_attach(struct nfwd_mig *m)
         return vifs_present(m);
     if (m->state != NFWD_IDLE || !m->n_vifs)
         return 0;
-    /* the sender filter first: the tunnel never runs unfiltered */
-    rc = m->sys.ops->accept_add(m->sys.ctx, m->vni, m->remote);
-    if (rc)
-        return disable(m, rc, "cannot install the nftables sender filter");
-    rc = tunnel_add(m);
-    if (rc) {
-        (void)remove_state(m, 0);
-        return disable(m, rc, "cannot create the vxlan tunnel");
-    }
+    if (target_tunnel(m))
+        return 0;
     rc = links_get(&m->sys, &l, &n);
     if (rc) {
         (void)remove_state(m, 0);

@@ -60,25 +60,36 @@ static struct nlmsghdr *rt_hdr(void *buf, uint16_t type, uint16_t flags,
     return nlh;
 }
 
-size_t nfwd_msg_vxlan_add(void *buf, size_t len_bytes,
-                          const struct nfwd_vxlan_spec *vx, unsigned seq)
+/* RTM_NEWLINK of a new link, up with flags; *info_r: the open LINKINFO. */
+static struct nlmsghdr *newlink_hdr(void *buf, const char *name, unsigned mtu,
+                                    unsigned flags, const char *kind,
+                                    unsigned seq, struct nlattr **info_r)
 {
     struct nlmsghdr *nlh;
     struct ifinfomsg *ifi;
-    struct nlattr *info, *data;
 
-    if (len_bytes < MSG_MAX_BYTES)
-        return 0;
     memset(buf, 0, MSG_MAX_BYTES);
     nlh = rt_hdr(buf, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq);
     ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
     ifi->ifi_family = AF_UNSPEC;
-    ifi->ifi_flags = IFF_UP;
-    ifi->ifi_change = IFF_UP;
-    mnl_attr_put_strz(nlh, IFLA_IFNAME, vx->name);
-    mnl_attr_put_u32(nlh, IFLA_MTU, vx->mtu);
-    info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "vxlan");
+    ifi->ifi_flags = flags;
+    ifi->ifi_change = flags;
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+    mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+    *info_r = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+    return nlh;
+}
+
+size_t nfwd_msg_vxlan_add(void *buf, size_t len_bytes,
+                          const struct nfwd_vxlan_spec *vx, unsigned seq)
+{
+    struct nlmsghdr *nlh;
+    struct nlattr *info, *data;
+
+    if (len_bytes < MSG_MAX_BYTES)
+        return 0;
+    nlh = newlink_hdr(buf, vx->name, vx->mtu, IFF_UP, "vxlan", seq, &info);
     data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
     mnl_attr_put_u32(nlh, IFLA_VXLAN_ID, vx->vni);
     /* a unicast "group" is the fixed remote of a point-to-point tunnel */
@@ -95,21 +106,11 @@ size_t nfwd_msg_dummy_add(void *buf, size_t len_bytes, const char *name,
                           unsigned mtu, unsigned seq)
 {
     struct nlmsghdr *nlh;
-    struct ifinfomsg *ifi;
     struct nlattr *info;
 
     if (len_bytes < MSG_MAX_BYTES)
         return 0;
-    memset(buf, 0, MSG_MAX_BYTES);
-    nlh = rt_hdr(buf, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq);
-    ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-    ifi->ifi_family = AF_UNSPEC;
-    ifi->ifi_flags = IFF_UP | IFF_NOARP;
-    ifi->ifi_change = IFF_UP | IFF_NOARP;
-    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-    mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
-    info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "dummy");
+    nlh = newlink_hdr(buf, name, mtu, IFF_UP | IFF_NOARP, "dummy", seq, &info);
     mnl_attr_nest_end(nlh, info);
     return nlh->nlmsg_len;
 }

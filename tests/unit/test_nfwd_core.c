@@ -581,24 +581,8 @@ static void f_capture_close(void *ctx, void *cap, uint64_t *drops_r)
     *drops_r = 2; /* what the kernel or the bounds lost */
 }
 
+/* Buffer ops included: only nfwd_target_prepare uses them. */
 static const struct nfwd_sys_ops fake_ops = {
-    .now_ms = f_now,
-    .sleep_ms = f_sleep,
-    .links = f_links,
-    .vxlan_add = f_vxlan_add,
-    .link_del = f_link_del,
-    .clsact_add = f_clsact_add,
-    .redirect_add = f_redirect_add,
-    .redirect_del = f_redirect_del,
-    .accept_add = f_accept_add,
-    .accept_del = f_accept_del,
-    .accept_sweep = f_accept_sweep,
-    .send_frame = f_send_frame,
-    .fdb_point = f_fdb_point,
-};
-
-/* The same world with the target's buffer. */
-static const struct nfwd_sys_ops fake_buf_ops = {
     .now_ms = f_now,
     .sleep_ms = f_sleep,
     .links = f_links,
@@ -967,7 +951,7 @@ static void test_target_buffer(void **state)
 {
     struct fake *f = world();
     struct nfwd_vif v = guest_vif("vif7.0", 0);
-    struct nfwd_sys sys = { &fake_buf_ops, f };
+    struct nfwd_sys sys = { &fake_ops, f };
     struct nfwd_mig m;
     struct in_addr a, b;
     int tun, buf;
@@ -1068,7 +1052,7 @@ static void test_target_buffer_fallback(void **state)
 {
     struct fake *f = world();
     struct nfwd_vif v = guest_vif("vif7.0", 0);
-    struct nfwd_sys sys = { &fake_buf_ops, f };
+    struct nfwd_sys sys = { &fake_ops, f };
     struct nfwd_mig m;
     struct in_addr a, b;
 
