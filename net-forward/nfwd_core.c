@@ -778,6 +778,27 @@ static int target_tunnel(struct nfwd_mig *m)
     return rc;
 }
 
+/* Every named vif there, up and with carrier? */
+static int vifs_carrier(const struct nfwd_sys *sys, const struct nfwd_vif *vifs,
+                        unsigned n_vifs)
+{
+    struct nfwd_link *l = NULL;
+    const struct nfwd_link *vif;
+    size_t n = 0;
+    unsigned v;
+    int ok;
+
+    ok = !links_get(sys, &l, &n);
+    for (v = 0; ok && v < n_vifs; v++) {
+        if (!vifs[v].ifname[0])
+            continue;
+        vif = find_link(l, n, vifs[v].ifname);
+        ok = vif && vif->carrier;
+    }
+    free(l);
+    return ok;
+}
+
 /* The buffer ops of the adapter, all or none. */
 static int have_buffer(const struct nfwd_sys *sys)
 {
@@ -891,21 +912,9 @@ static void release_flush(struct nfwd_mig *m, const struct nfwd_sys *sys,
 static int vifs_ready(const struct nfwd_mig *m, const struct nfwd_sys *sys,
                       int (*connected)(void *opaque), void *opaque)
 {
-    struct nfwd_link *l = NULL;
-    const struct nfwd_link *vif;
-    size_t n = 0;
-    unsigned v;
-    int ok;
-
     if (connected && !connected(opaque))
         return 0;
-    ok = !links_get(sys, &l, &n);
-    for (v = 0; ok && v < m->n_vifs; v++) {
-        vif = find_link(l, n, m->vifs[v].ifname);
-        ok = vif && vif->carrier;
-    }
-    free(l);
-    return ok;
+    return vifs_carrier(sys, m->vifs, m->n_vifs);
 }
 
 int nfwd_target_release(struct nfwd_mig *m, const struct nfwd_sys *sys,
@@ -1056,11 +1065,25 @@ int nfwd_announce(const struct nfwd_sys *sys, const struct nfwd_vif *vifs,
         LOGEV(ERROR, -rc, "announce failed: cannot list links");
         goto out;
     }
-    /* wait for the backend to connect, 1 s at most */
+    /*
+     * Wait for the backend to connect, 1 s at most; once it says so, for
+     * the vifs' carrier too (netback's "Guest Rx ready" comes up to a
+     * second after xenstore's Connected on the lab), NFWD_RELEASE_WAIT_MS
+     * at most: before it the bridge refuses the fdb entry and the guest
+     * cannot take what the announce brings.
+     */
     t0 = now(sys);
-    while (!nfwd_announce_due(t0, now(sys), connected && connected(opaque),
-                              NFWD_CONNECT_WAIT_MS))
+    for (;;) {
+        t = now(sys);
+        if (connected && connected(opaque)) {
+            if (vifs_carrier(sys, vifs, n_vifs) ||
+                t >= t0 + NFWD_RELEASE_WAIT_MS)
+                break;
+        } else if (nfwd_announce_due(t0, t, 0, NFWD_CONNECT_WAIT_MS)) {
+            break;
+        }
         sys->ops->sleep_ms(sys->ctx, 10);
+    }
     /* a stale entry (learned from frames flooded before the migration)
      * would send the guest's traffic back out of the uplink.  The bridge
      * refuses (EPERM) while the vif's port is not forwarding yet (no

@@ -1117,6 +1117,18 @@ static void test_announce(void **state)
     assert_memory_equal(f->frames[1] + 12, "\x08\x06", 2);
     world_free(f);
 
+    /* Connected in xenstore at once, carrier only at 1400 ms: the first
+     * round (and the fdb entry) waits for the carrier */
+    f = world();
+    sys.ctx = f;
+    add_link(f, 7, "vif7.0", "", 2);
+    f->carrier_at_ms = 1400;
+    nfwd_sched_default(&s);
+    assert_int_equal(nfwd_announce(&sys, &v, 1, &s, always, NULL, NULL), 0);
+    assert_true(f->frame_t[0] >= 1400 && f->frame_t[0] < 1420);
+    assert_int_equal(f->fdb_t, f->frame_t[0]);
+    world_free(f);
+
     /* bad input is refused, not crashed on */
     s.rounds = 0;
     assert_int_equal(nfwd_announce(&sys, &v, 1, &s, NULL, NULL, NULL), -EINVAL);

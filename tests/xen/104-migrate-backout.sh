@@ -63,11 +63,15 @@ mig_expect_backout "at suspend" "Migration failed, failed to suspend at sender."
 
 # 5. before "ready": the target's back channel passes the banner and the
 #    capability answer (54 + 16 bytes), then swallows one byte of "ready"
-#    and closes; the sender (suspended by then) resumes, the target
-#    destroys its copy
+#    and goes silent (the connection stays up); the sender (suspended by
+#    then) gives up waiting for "ready" (30 s here, XLMIG_HANDOVER_TIMEOUT_MS;
+#    10 min by default) and resumes, the target sees the connection close
+#    and destroys its copy
 mig_port=5155
 mig_recv_start B "$mig_port" "sh:/xlmig/xlmig migrate-receive | { dd bs=1 count=70 2>/dev/null; dd bs=1 count=1 of=/dev/null 2>/dev/null; }"
+mig_send_env=XLMIG_HANDOVER_TIMEOUT_MS=30000
 mig_send A B "$g" xlmig
+mig_send_env=
 mig_recv_log B "$mig_port"
 grep -q '"event":"suspended"' <<<"$(lab_exec -t 30 A "cat /tmp/mig-$g.json")" ||
     lab_fail "before ready: the guest was never suspended (not this case)"

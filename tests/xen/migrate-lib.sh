@@ -26,6 +26,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../lab/lib.sh"
 
 mig_port=5100
+mig_send_env= # VAR=value words before the sender's command (mig_send)
 
 # mig_test_begin [stock|shadow]: lab_test_begin, plus: receivers and
 # migrations of these tests (ports 5100-5199) are stopped on both hosts at
@@ -117,7 +118,7 @@ mig_send()
     mig_out=$(lab_exec -t 1200 "$src" "
         rm -f /tmp/mig-$name.json
         t0=\$(cut -d' ' -f1 /proc/uptime)
-        $bin -s '' $name 'socat -b524288 - TCP:$dip:$mig_port' 2>&1
+        $mig_send_env $bin -s '' $name 'socat -b524288 - TCP:$dip:$mig_port' 2>&1
         rc=\$?
         t1=\$(cut -d' ' -f1 /proc/uptime)
         echo \"mig-result rc=\$rc s=\$(echo \$t0 \$t1 | awk '{ printf \"%.2f\", \$2 - \$1 }')\"")
