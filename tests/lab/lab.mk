@@ -11,7 +11,7 @@
 DEPS_PKGS += qemu-system-x86 xen-utils-4.17 xen-utils-common xenstore-utils \
 	libxen-dev busybox-static cpio socat iproute2 kmod bridge-utils \
 	util-linux nftables procps flex bison python3 dpkg-dev gcc make xz-utils \
-	zlib1g libzstd1 liblz4-1 libgnutls30 libmnl0
+	zlib1g libzstd1 liblz4-1 libgnutls30 libmnl0 qemu-system-xen
 
 # The baseline tests of stock xl on real (nested) Xen.
 TESTS_XEN += tests/xen/010-pvh-migrate.sh \

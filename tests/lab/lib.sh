@@ -3,12 +3,13 @@
 #
 # Helpers for tests on the nested-Xen lab (tests/xen/*.sh and later ones).
 # Source it, call lab_test_begin, then use the functions below.  The lab
-# must be up (tests/lab/lab up --xen stock|shadow, or 'make check').
+# must be up (tests/lab/lab up --xen stock|shadow [--hvm], or 'make check').
 #
 #   lab_run [-t SECS] HOST CMD        run CMD in HOST's dom0 (A or B)
-#   lab_guest_create HOST NAME pvh|pv MEM_MIB IP [RATE] [HOT] [MT_MIB]
+#   lab_guest_create HOST NAME pvh|pv|hvm MEM_MIB IP [RATE] [HOT] [MT_MIB]
 #                                     xl create the test guest and wait until
-#                                     its workload answers on TCP 7000
+#                                     its workload answers on TCP 7000 (hvm
+#                                     needs the lab up with --hvm)
 #   lab_guest_ask HOST IP CMD         one line command to the guest's
 #                                     workload (ping verify stats reset ...)
 #   lab_guest_verify HOST IP          memory check, fails unless "ok ..."
@@ -38,18 +39,29 @@ lab_fail()
 
 lab_run() { lab_exec "$@"; }
 
-# lab_test_begin [stock|shadow]: the lab must run (with that hypervisor);
-# on exit, guests of this test are destroyed, and on failure the consoles
-# and logs are printed.
+# lab_test_begin [stock|shadow|hvm]: the lab must run (with that
+# hypervisor; hvm: Debian's hypervisor and the dom0 variant with the device
+# model, 'lab up --hvm'); on exit, guests of this test are destroyed, and on
+# failure the consoles and logs are printed.
 lab_test_begin()
 {
-    local want=${1:-} h
+    local want=${1:-} h up
+    case $want in
+    hvm)
+        want=stock
+        up="--hvm"
+        ;;
+    ?*) up="--xen $want" ;;
+    esac
     for h in $lab_hosts; do
         [ "$(lab_exec -t 15 "$h" 'echo up' 2>/dev/null)" = up ] ||
-            lab_fail "lab host $h does not answer: run 'tests/lab/lab up${want:+ --xen $want}' first"
+            lab_fail "lab host $h does not answer: run 'tests/lab/lab up${up:+ $up}' first"
     done
     if [ -n "$want" ] && ! grep -qx "xen=$want" "$lab_run/state" 2>/dev/null; then
         lab_fail "the lab runs the '$(sed -n 's/^xen=//p' "$lab_run/state" 2>/dev/null)' hypervisor, this test needs '$want'"
+    fi
+    if [ "${1:-}" = hvm ] && ! grep -qx "hvm=1" "$lab_run/state"; then
+        lab_fail "the lab's dom0 has no device model: run 'tests/lab/lab up --hvm'"
     fi
     trap 'lab_test_end $?' EXIT
     trap 'exit 130' INT TERM
@@ -86,20 +98,34 @@ lab_dump_failure()
     done
 }
 
-# lab_guest_create HOST NAME pvh|pv MEM_MIB IP [RATE] [HOT] [MT_MIB]
+# lab_guest_create HOST NAME pvh|pv|hvm MEM_MIB IP [RATE] [HOT] [MT_MIB]
 # RATE: pages/s the workload dirties (0 idle), HOT: hot set in pages,
 # MT_MIB: memory the workload holds (default a quarter of the guest's:
 # the Debian kernel and the initramfs need most of a 128 MiB guest).
 # lab_guest_bridge (variable, default xenbr0): the bridge of the guest's
 # vif; xenbr1 is the guest network (192.168.78.0/24, docs/lab.md).
+# hvm: the same kernel and initramfs by the device model's direct kernel
+# boot (hvmloader, SeaBIOS, linuxboot ROM), a PV vif only (no emulated
+# NIC: netfront over the Xen platform device), no display, the guest's
+# console on hvc0 (xenconsoled serves it for HVM guests too) with its
+# serial port as an early fallback.
 lab_guest_create()
 {
     local h=$1 name=$2 type=$3 mem=$4 ip=$5 rate=${6:-0} hot=${7:-0}
-    local mt=${8:-$(($4 / 4))} last mac extra i out
-    case $type in pvh | pv) ;; *) lab_fail "guest type '$type'" ;; esac
+    local mt=${8:-$(($4 / 4))} last mac extra i out vif hvm=""
+    case $type in pvh | pv | hvm) ;; *) lab_fail "guest type '$type'" ;; esac
     last=${ip##*.}
     mac=$(printf '00:16:3e:00:00:%02x' "$last")
+    vif="bridge=${lab_guest_bridge:-xenbr0},mac=$mac"
     extra="console=hvc0 rdinit=/init quiet gip=$ip mt_mb=$mt mt_rate=$rate"
+    if [ "$type" = hvm ]; then
+        extra="console=ttyS0 $extra"
+        vif="type=vif,$vif"
+        hvm='vga = "none"
+vnc = 0
+sdl = 0
+serial = "pty"'
+    fi
     extra="$extra mt_hot=$hot mt_seed=$last"
     lab_log "create $type guest $name on $h: ${mem} MiB, ip $ip, workload" \
         "${mt} MiB, rate $rate pages/s, hot $hot"
@@ -113,8 +139,9 @@ ramdisk = \"/lab/guest/initrd.gz\"
 extra = \"$extra\"
 memory = $mem
 vcpus = 1
-vif = [ \"bridge=${lab_guest_bridge:-xenbr0},mac=$mac\" ]
+vif = [ \"$vif\" ]
 on_crash = \"preserve\"
+$hvm
 EOF
 xl create /tmp/$name.cfg") || {
         printf '%s\n' "$out"

@@ -12,7 +12,7 @@
 #                                       over the socat rune (-s '', as
 #                                       Ganeti does); sets mig_rc, mig_s,
 #                                       mig_out, mig_json (xlmig only)
-#   mig_recv_log HOST PORT              wait for the receiver, print its log
+#   mig_recv_log HOST PORT [RECEIVER]   wait for the receiver, print its log
 #   mig_hop SRC DST NAME IP SENDER RECEIVER
 #                                       all of it plus placement and memory
 #                                       check; fails on any failure
@@ -84,19 +84,25 @@ MIG_EOF" || lab_fail "cannot write the receiver script on $h"
         done" || lab_fail "receiver on $h did not start"
 }
 
-mig_recv_log() # mig_recv_log HOST PORT: prints it, sets mig_recv_out
+# mig_recv_log HOST PORT [RECEIVER]: prints it, sets mig_recv_out.  A stock
+# xl receiver (RECEIVER xl) leaves its daemonised child 'xl
+# migrate-receive' watching the domain until it dies: not waited for.
+mig_recv_log()
 {
+    local wait_rcv="
+        # a receiver run by a script outlives socat: let it clean up
+        i=0
+        while ps | grep -v grep | grep -q 'migrate-receive'; do
+            i=\$((i + 1)); [ \$i -gt 600 ] && break; sleep 0.1
+        done"
+    [ "${3:-}" = xl ] && wait_rcv=
     mig_recv_out=$(lab_exec -t 240 "$1" "
         i=0
         until grep -q 'receiver exit status' /tmp/mig-recv-$2.log; do
             i=\$((i + 1)); [ \$i -gt 600 ] && break; sleep 0.1
         done
         $(mig_kill_cmd "TCP-LISTEN:$2")
-        # a receiver run by a script outlives socat: let it clean up
-        i=0
-        while ps | grep -v grep | grep -q 'migrate-receive'; do
-            i=\$((i + 1)); [ \$i -gt 600 ] && break; sleep 0.1
-        done
+        $wait_rcv
         cat /tmp/mig-recv-$2.log")
     printf '%s\n' "$mig_recv_out" | sed 's/^/    recv| /'
 }
@@ -141,7 +147,7 @@ mig_hop()
     mig_port=$((mig_port + 1))
     mig_recv_start "$dst" "$mig_port" "$rcv" "${8:-}"
     mig_send "$src" "$dst" "$name" "$snd" "${7:-}"
-    mig_recv_log "$dst" "$mig_port"
+    mig_recv_log "$dst" "$mig_port" "$rcv"
     [ "$mig_rc" -eq 0 ] || lab_fail "$snd -> $rcv migration of $name failed"
     grep -q '^Migration successful\.' <<<"$mig_out" ||
         lab_fail "no 'Migration successful.' from the sender"

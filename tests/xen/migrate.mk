@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: MIT
 # Interop tests of xlmig migrate on the nested-Xen lab (tests/lab/):
-# xlmig <-> xlmig, xlmig -> stock xl, stock xl -> xlmig, back-out, PV.
+# xlmig <-> xlmig, xlmig -> stock xl, stock xl -> xlmig, back-out, PV, HVM
+# (108 boots its own lab, 'lab up --hvm': 6 min with the boot, two runs).
 TESTS_XEN += tests/xen/101-migrate-xlmig-xlmig.sh \
 	tests/xen/102-migrate-xlmig-to-xl.sh \
 	tests/xen/103-migrate-xl-to-xlmig.sh \
 	tests/xen/105-migrate-pv-shadow.sh \
 	tests/xen/106-migrate-pv-no-shadow.sh \
-	tests/xen/107-migrate-pv-xl-to-xlmig.sh
+	tests/xen/107-migrate-pv-xl-to-xlmig.sh \
+	tests/xen/108-migrate-hvm.sh
 # 104 (back-out: six failure points, then a migration that succeeds) is not
 # in make check yet: it passed once on the lab (~25 min under load; its
 # before-ready case waits out the receiver's 300 s GO timeout).  Run it alone:
