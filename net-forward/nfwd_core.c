@@ -1084,6 +1084,14 @@ int nfwd_announce(const struct nfwd_sys *sys, const struct nfwd_vif *vifs,
         }
         sys->ops->sleep_ms(sys->ctx, 10);
     }
+    /* the hotplug script may have put the vif into its bridge meanwhile */
+    free(l);
+    l = NULL;
+    rc = links_get(sys, &l, &n);
+    if (rc) {
+        LOGEV(ERROR, -rc, "announce failed: cannot list links");
+        goto out;
+    }
     /* a stale entry (learned from frames flooded before the migration)
      * would send the guest's traffic back out of the uplink.  The bridge
      * refuses (EPERM) while the vif's port is not forwarding yet (no
