@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # lab: stock
-# timeout: 2700
+# timeout: 1500
 #
 # Back-out of xlmig migrate on real Xen: failure at connect, during the
 # config exchange (a peer that is not a migration receiver), mid-precopy
