@@ -29,6 +29,12 @@ fl_cur=A fl_oth=B
 fl_rows=()
 fl_fails=0
 
+# dom0 command: stop xlmigd (busybox has no pkill), -9 after 5 s
+fl_kill_daemon="killall xlmigd 2>/dev/null; i=0
+        while pidof xlmigd >/dev/null && [ \$i -lt 50 ]; do
+            i=\$((i + 1)); sleep 0.1; done
+        killall -9 xlmigd 2>/dev/null; true"
+
 fl_other() { [ "$1" = A ] && echo B || echo A; }
 
 fl_setup()
@@ -59,19 +65,19 @@ fl_daemon()
     local h=$1 f=$2 c
     c=$(echo "$h" | tr AB ab).conf
     lab_exec -t 120 "$h" "
-        pkill -x xlmigd 2>/dev/null; sleep 0.3; rm -f /tmp/xlmigd.log
+        $fl_kill_daemon; rm -f /tmp/xlmigd.log
         ${f:+XLMIG_FAULT=$f} /xlmig/xlmigd -F -c /xlmig/tls-lab/$c \
             --receiver /xlmig/xlmig >/tmp/xlmigd.log 2>&1 </dev/null &
         i=0; until grep -q 'listening on port' /tmp/xlmigd.log; do
             i=\$((i + 1)); [ \$i -gt 900 ] && { cat /tmp/xlmigd.log; exit 1; }
-            sleep 0.1; done" >/dev/null
+            sleep 0.1; done"
 }
 
 fl_stop_daemons()
 {
     local h
     for h in A B; do
-        lab_exec -t 30 "$h" "pkill -x xlmigd; sleep 0.5; pkill -9 -x xlmigd" >/dev/null 2>&1
+        lab_exec -t 30 "$h" "$fl_kill_daemon" >/dev/null 2>&1
     done
 }
 
