@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -76,7 +77,7 @@ int main(int argc, char **argv)
     struct channel *ch = NULL;
     struct pump up = { 0 };
     pthread_t th;
-    int opt, rc, insecure = 0, started = 0;
+    int opt, rc, insecure = 0, started = 0, gone = 0;
     ssize_t n;
 
     /* "+": stop at HOST, the rest (xl's own arguments) is ignored */
@@ -109,8 +110,26 @@ int main(int argc, char **argv)
     if (rc)
         goto out;
     started = 1;
-    /* back channel -> stdout, until the receiver closes */
+    /* back channel -> stdout, until the receiver closes or the sender
+     * (our stdout's reader) has gone: a hung receiver must not keep us */
     for (;;) {
+        struct pollfd pf[2] = {
+            { .fd = ch->ops->poll_fd(ch, 1), .events = POLLIN },
+            { .fd = 1, .events = 0 },
+        };
+
+        if (poll(pf, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            break;
+        }
+        if (!pf[0].revents && (pf[1].revents & (POLLERR | POLLHUP))) {
+            LOG(ERROR, "the sender has gone; closing the connection");
+            rc = -EPIPE;
+            gone = 1;
+            break;
+        }
         n = ch->ops->read(ch, 1, buf, sizeof(buf), -1);
         if (n <= 0) {
             rc = (int)n;
@@ -121,7 +140,7 @@ int main(int argc, char **argv)
             break;
     }
     close(1);
-    if (rc)
+    if (rc && !gone)
         LOGEV(ERROR, -rc, "the back channel failed");
 
 out:
