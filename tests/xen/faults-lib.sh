@@ -172,7 +172,7 @@ fl_followup()
 fl_cell()
 {
     local point=$1 act=$2 tag spec sf="" rf="" out sa sb run="" v res="ok"
-    local doubt=0 lk note=""
+    local doubt=0 lk note="" tl=""
     tag=$(echo "$point-$act" | tr -c 'a-z0-9-' '-')
     spec="$point:$act"
     case $point in recv-*) rf=$spec ;; *) sf=$spec ;; esac
@@ -190,6 +190,13 @@ fl_cell()
     fi
     printf '%s\n' "$out" | sed 's/^/      send| /'
     grep -q 'IN DOUBT' <<<"$out" && doubt=1
+    # a sender that ended takes its transport with it (bounded by the
+    # TLS user timeout, 30 s), whatever the receiver does
+    if grep -q '^rc=' <<<"$out" && ! lab_exec -t 90 "$fl_cur" "i=0
+            while ps | grep -v grep | grep -q xlmig-tls-connect; do
+                i=\$((i + 1)); [ \$i -gt 40 ] && exit 1; sleep 1; done"; then
+        tl="xlmig-tls-connect outlived the sender"
+    fi
     fl_cleanup
     # restore the receivers' daemon without a fault (its sweep runs too)
     fl_daemon "$fl_oth" "" >/dev/null || true
@@ -224,6 +231,9 @@ fl_cell()
     if [ -n "$lk" ] && [ "$res" != in-doubt ]; then
         res="FAIL(leak)"
         note="$lk"
+    fi
+    if [ -n "$tl" ] && { [ "$res" = ok ] || [ "$res" = in-doubt ]; }; then
+        res="FAIL(leak)" note="$tl"
     fi
     if [ "${FL_FOLLOWUP:-each}" = each ] && { [ "$res" = ok ] || [ "$res" = in-doubt ]; }; then
         fl_followup "$tag" || res="FAIL(follow-up)"
