@@ -189,6 +189,8 @@ fl_cell()
         sleep 10 # the receiver finishes what it can on its own
     fi
     printf '%s\n' "$out" | sed 's/^/      send| /'
+    lab_exec -t 30 "$fl_oth" "tail -n 12 /tmp/xlmigd.log" 2>/dev/null |
+        sed 's/^/      recv| /'
     grep -q 'IN DOUBT' <<<"$out" && doubt=1
     # a sender that ended takes its transport with it (bounded by the
     # TLS user timeout, 30 s), whatever the receiver does
