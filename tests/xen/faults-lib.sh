@@ -191,13 +191,18 @@ fl_cell()
     printf '%s\n' "$out" | sed 's/^/      send| /'
     lab_exec -t 30 "$fl_oth" "tail -n 12 /tmp/xlmigd.log" 2>/dev/null |
         sed 's/^/      recv| /'
+    # a receiver that crashed (SIGILL..SIGFPE, SIGSEGV; kill -9 is 137)
+    if lab_exec -t 30 "$fl_oth" \
+        "grep -q -E 'receive failed \(status 13[2-69]\)' /tmp/xlmigd.log"; then
+        tl="the receiver crashed"
+    fi
     grep -q 'IN DOUBT' <<<"$out" && doubt=1
     # a sender that ended takes its transport with it (bounded by the
     # TLS user timeout, 30 s), whatever the receiver does
     if grep -q '^rc=' <<<"$out" && ! lab_exec -t 90 "$fl_cur" "i=0
             while ps | grep -v grep | grep -q xlmig-tls-connect; do
                 i=\$((i + 1)); [ \$i -gt 40 ] && exit 1; sleep 1; done"; then
-        tl="xlmig-tls-connect outlived the sender"
+        tl="${tl:+$tl; }xlmig-tls-connect outlived the sender"
     fi
     fl_cleanup
     # restore the receivers' daemon without a fault (its sweep runs too)
@@ -235,7 +240,7 @@ fl_cell()
         note="$lk"
     fi
     if [ -n "$tl" ] && { [ "$res" = ok ] || [ "$res" = in-doubt ]; }; then
-        res="FAIL(leak)" note="$tl"
+        res="FAIL" note="$tl"
     fi
     if [ "${FL_FOLLOWUP:-each}" = each ] && { [ "$res" = ok ] || [ "$res" = in-doubt ]; }; then
         fl_followup "$tag" || res="FAIL(follow-up)"
