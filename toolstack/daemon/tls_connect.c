@@ -31,7 +31,8 @@
     "-c, --config FILE   TLS settings (default /etc/xlmig/xlmig.conf).\n" \
     "--insecure          Plaintext TCP, no authentication (says so).\n"
 
-#define COPY_BYTES (256 << 10)
+#define COPY_BYTES           (256 << 10)
+#define SENDER_GONE_GRACE_MS 1000
 
 struct pump {
     struct channel *ch;
@@ -111,30 +112,38 @@ int main(int argc, char **argv)
         goto out;
     started = 1;
     /* back channel -> stdout, until the receiver closes or the sender
-     * (our stdout's reader) has gone: a hung receiver must not keep us */
+     * (our stdout's reader) has gone: a hung receiver must not keep us.
+     * A sender that is done closes first; the receiver then follows
+     * within SENDER_GONE_GRACE_MS, and that is a clean end. */
     for (;;) {
         struct pollfd pf[2] = {
             { .fd = ch->ops->poll_fd(ch, 1), .events = POLLIN },
-            { .fd = 1, .events = 0 },
+            { .fd = gone ? -1 : 1, .events = 0 },
         };
+        int r = poll(pf, 2, gone ? SENDER_GONE_GRACE_MS : -1);
 
-        if (poll(pf, 2, -1) < 0) {
+        if (r < 0) {
             if (errno == EINTR)
                 continue;
             rc = -errno;
             break;
         }
-        if (!pf[0].revents && (pf[1].revents & (POLLERR | POLLHUP))) {
+        if (gone && !pf[0].revents) {
             LOG(ERROR, "the sender has gone; closing the connection");
             rc = -EPIPE;
-            gone = 1;
             break;
+        }
+        if (!pf[0].revents && (pf[1].revents & (POLLERR | POLLHUP))) {
+            gone = 1;
+            continue;
         }
         n = ch->ops->read(ch, 1, buf, sizeof(buf), -1);
         if (n <= 0) {
             rc = (int)n;
             break;
         }
+        if (gone)
+            continue; /* nobody reads it any more */
         rc = fd_write_all(1, buf, (size_t)n);
         if (rc)
             break;
