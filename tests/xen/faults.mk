@@ -1,13 +1,12 @@
 # SPDX-License-Identifier: MIT
 # The fault matrix on the nested-Xen lab (tests/xen/faults-lib.sh).
 # 'make check' runs the CI subset, 501 (config:error,
-# recv-before-ready:kill, after-go:kill, one follow-up migration).  It
-# passed six times on lab 112 with another lab on the machine (guest
-# creation included, lab boot not): 218 s and 187 s at first; 442 s and
-# 396 s with the xlmig-tls-connect fix (machine busier); 385 s and 358 s
-# with the empty-stream fix too.  'make check-faults' boots the lab and
-# runs every cell, then prints the matrix as a table (also in
-# $(O)/faults-matrix.table).
+# recv-before-ready:kill, after-go:kill, one follow-up migration).  On lab
+# 112, another lab on the machine, guest creation included, lab boot not:
+# 242 s and 178 s with the final build (two in a row); 187-442 s over six
+# earlier passes while the xlmig-tls-connect and empty-stream fixes
+# landed.  'make check-faults' boots the lab and runs every cell, then
+# prints the matrix as a table (also in $(O)/faults-matrix.table).
 TESTS_XEN += tests/xen/501-faults-ci.sh
 
 .PHONY: check-faults
