@@ -140,6 +140,22 @@ sleep 1
 check max-connections 1 x509 "refused .*max-connections" -- connect "$t/good.conf"
 wait $!
 
+# a receiver that hangs (never reads, never answers): once the sender has
+# closed both of the transport's pipes, xlmig-tls-connect ends at once
+printf '#!/bin/sh\nexec sleep 20\n' >"$t/hang"
+chmod +x "$t/hang"
+start_daemon hang "$t/srv.conf" --receiver "$t/hang"
+s0=$SECONDS
+timeout 15 "$bin/xlmig-tls-connect" -c "$t/good.conf" "127.0.0.1:$dport" \
+    </dev/null 2>"$t/err" | true
+rc=${PIPESTATUS[0]}
+if [ "$rc" -ne 1 ] || ! grep -q "the sender has gone" "$t/err"; then
+    echo "FAIL hung-receiver: rc $rc after $((SECONDS - s0)) s"
+    cat "$t/err"; fails=$((fails + 1))
+else
+    echo "ok   hung-receiver: $(head -n1 "$t/err") ($((SECONDS - s0)) s)"
+fi
+
 # the client refuses a server with the wrong name (CA-valid other.example)
 conf "$t/other.conf" x509 other ca host-a
 start_daemon other "$t/other.conf"

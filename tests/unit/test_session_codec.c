@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "../sim/sim.h"
+#include "engine/fault.h"
 #include "engine/session_codec.h"
 #include "transport/xlproto.h"
 
@@ -30,7 +31,7 @@ struct world {
     struct sim_guest *g;
     struct sim_buf full; /* whole xl stream from the sim */
     size_t xl_hdr_bytes; /* its xl header + config */
-    int restored_ok;
+    int restored_ok, restore_calls;
     int unpaused, src_destroyed, src_resumed;
     int save_fail;
 };
@@ -126,6 +127,7 @@ static int dst_restore(void *be, const char *json, int stream_fd, int back_fd,
     struct sim_reader rd = { prefixed_read, &pr };
     int rc;
 
+    w->restore_calls++;
     rc = sim_restore_new(sim_guest_params(w->g)->flavour,
                          sim_guest_p2m_size(w->g), &r);
     if (!rc)
@@ -184,6 +186,9 @@ static void *recv_main(void *arg)
 }
 
 static uint64_t negotiated_at_raw_bytes;
+/* keep the back channel open after the sender ends, as xlmigd's TLS
+ * relay does: the receiver's writes still succeed */
+static int hold_back;
 
 static void on_event(void *o, enum mig_event ev, const struct mig_stats *s,
                      const struct precopy_round *r, int status)
@@ -210,7 +215,7 @@ static void run(enum sim_workload wl, int decoder, int save_fail,
     struct precopy_policy pol = { always_continue_then_stop, NULL };
     struct recv_job j;
     struct channel *snd, *rcv;
-    int s[2], b[2];
+    int s[2], b[2], held;
     pthread_t t;
 
     memset(w, 0, sizeof(*w));
@@ -242,8 +247,11 @@ static void run(enum sim_workload wl, int decoder, int save_fail,
     so.compress = 1;
     so.banner_timeout_ms = so.ready_timeout_ms = so.report_timeout_ms = 10000;
     *send_rc = mig_send(&so, &src_ops, w, pol, &enc.ops, snd, &obs, st);
+    held = hold_back ? dup(b[0]) : -1;
     channel_free(snd);
     pthread_join(t, NULL);
+    if (held >= 0)
+        close(held);
     *recv_rc = j.rc;
     session_codec_enc_dispose(&enc);
     sim_buf_dispose(&w->full);
@@ -317,6 +325,27 @@ static void test_compressed_save_fails(void **state)
     assert_int_equal(w.src_destroyed, 0);
 }
 
+/* The sender fails right after the config: the decoded stream is empty
+ * and never reaches the restore (libxl 4.17 crashes on an empty one). */
+static void test_sender_fails_after_config(void **state)
+{
+    struct fault_spec f = { FAULT_CONFIG, FAULT_ERROR, 0 };
+    struct world w;
+    struct mig_stats st;
+    int src, dst;
+
+    fault_arm(&f);
+    hold_back = 1;
+    run(SIM_WL_IDLE, 1, 0, &w, &st, &src, &dst);
+    hold_back = 0;
+    fault_arm(NULL);
+    assert_int_not_equal(src, 0);
+    assert_int_not_equal(dst, 0);
+    assert_int_equal(w.restore_calls, 0);
+    assert_int_equal(w.unpaused, 0);
+    assert_int_equal(w.src_destroyed, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -324,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_compressed_random),
         cmocka_unit_test(test_receiver_without_decoder),
         cmocka_unit_test(test_compressed_save_fails),
+        cmocka_unit_test(test_sender_fails_after_config),
     };
 
     signal(SIGPIPE, SIG_IGN);

@@ -29,6 +29,12 @@ fl_cur=A fl_oth=B
 fl_rows=()
 fl_fails=0
 
+# dom0 command: stop xlmigd (busybox has no pkill), -9 after 5 s
+fl_kill_daemon="killall xlmigd 2>/dev/null; i=0
+        while pidof xlmigd >/dev/null && [ \$i -lt 50 ]; do
+            i=\$((i + 1)); sleep 0.1; done
+        killall -9 xlmigd 2>/dev/null; true"
+
 fl_other() { [ "$1" = A ] && echo B || echo A; }
 
 fl_setup()
@@ -59,19 +65,19 @@ fl_daemon()
     local h=$1 f=$2 c
     c=$(echo "$h" | tr AB ab).conf
     lab_exec -t 120 "$h" "
-        pkill -x xlmigd 2>/dev/null; sleep 0.3; rm -f /tmp/xlmigd.log
+        $fl_kill_daemon; rm -f /tmp/xlmigd.log
         ${f:+XLMIG_FAULT=$f} /xlmig/xlmigd -F -c /xlmig/tls-lab/$c \
             --receiver /xlmig/xlmig >/tmp/xlmigd.log 2>&1 </dev/null &
         i=0; until grep -q 'listening on port' /tmp/xlmigd.log; do
             i=\$((i + 1)); [ \$i -gt 900 ] && { cat /tmp/xlmigd.log; exit 1; }
-            sleep 0.1; done" >/dev/null
+            sleep 0.1; done"
 }
 
 fl_stop_daemons()
 {
     local h
     for h in A B; do
-        lab_exec -t 30 "$h" "pkill -x xlmigd; sleep 0.5; pkill -9 -x xlmigd" >/dev/null 2>&1
+        lab_exec -t 30 "$h" "$fl_kill_daemon" >/dev/null 2>&1
     done
 }
 
@@ -166,7 +172,7 @@ fl_followup()
 fl_cell()
 {
     local point=$1 act=$2 tag spec sf="" rf="" out sa sb run="" v res="ok"
-    local doubt=0 lk note=""
+    local doubt=0 lk note="" tl=""
     tag=$(echo "$point-$act" | tr -c 'a-z0-9-' '-')
     spec="$point:$act"
     case $point in recv-*) rf=$spec ;; *) sf=$spec ;; esac
@@ -183,7 +189,21 @@ fl_cell()
         sleep 10 # the receiver finishes what it can on its own
     fi
     printf '%s\n' "$out" | sed 's/^/      send| /'
+    lab_exec -t 30 "$fl_oth" "tail -n 12 /tmp/xlmigd.log" 2>/dev/null |
+        sed 's/^/      recv| /'
+    # a receiver that crashed (SIGILL..SIGFPE, SIGSEGV; kill -9 is 137)
+    if lab_exec -t 30 "$fl_oth" \
+        "grep -q -E 'receive failed \(status 13[2-69]\)' /tmp/xlmigd.log"; then
+        tl="the receiver crashed"
+    fi
     grep -q 'IN DOUBT' <<<"$out" && doubt=1
+    # a sender that ended takes its transport with it (bounded by the
+    # TLS user timeout, 30 s), whatever the receiver does
+    if grep -q '^rc=' <<<"$out" && ! lab_exec -t 90 "$fl_cur" "i=0
+            while ps | grep -v grep | grep -q xlmig-tls-connect; do
+                i=\$((i + 1)); [ \$i -gt 40 ] && exit 1; sleep 1; done"; then
+        tl="${tl:+$tl; }xlmig-tls-connect outlived the sender"
+    fi
     fl_cleanup
     # restore the receivers' daemon without a fault (its sweep runs too)
     fl_daemon "$fl_oth" "" >/dev/null || true
@@ -218,6 +238,9 @@ fl_cell()
     if [ -n "$lk" ] && [ "$res" != in-doubt ]; then
         res="FAIL(leak)"
         note="$lk"
+    fi
+    if [ -n "$tl" ] && { [ "$res" = ok ] || [ "$res" = in-doubt ]; }; then
+        res="FAIL" note="$tl"
     fi
     if [ "${FL_FOLLOWUP:-each}" = each ] && { [ "$res" = ok ] || [ "$res" = in-doubt ]; }; then
         fl_followup "$tag" || res="FAIL(follow-up)"

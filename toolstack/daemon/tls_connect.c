@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,7 +31,8 @@
     "-c, --config FILE   TLS settings (default /etc/xlmig/xlmig.conf).\n" \
     "--insecure          Plaintext TCP, no authentication (says so).\n"
 
-#define COPY_BYTES (256 << 10)
+#define COPY_BYTES           (256 << 10)
+#define SENDER_GONE_GRACE_MS 1000
 
 struct pump {
     struct channel *ch;
@@ -76,7 +78,7 @@ int main(int argc, char **argv)
     struct channel *ch = NULL;
     struct pump up = { 0 };
     pthread_t th;
-    int opt, rc, insecure = 0, started = 0;
+    int opt, rc, insecure = 0, started = 0, gone = 0;
     ssize_t n;
 
     /* "+": stop at HOST, the rest (xl's own arguments) is ignored */
@@ -109,19 +111,45 @@ int main(int argc, char **argv)
     if (rc)
         goto out;
     started = 1;
-    /* back channel -> stdout, until the receiver closes */
+    /* back channel -> stdout, until the receiver closes or the sender
+     * (our stdout's reader) has gone: a hung receiver must not keep us.
+     * A sender that is done closes first; the receiver then follows
+     * within SENDER_GONE_GRACE_MS, and that is a clean end. */
     for (;;) {
+        struct pollfd pf[2] = {
+            { .fd = ch->ops->poll_fd(ch, 1), .events = POLLIN },
+            { .fd = gone ? -1 : 1, .events = 0 },
+        };
+        int r = poll(pf, 2, gone ? SENDER_GONE_GRACE_MS : -1);
+
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            break;
+        }
+        if (gone && !pf[0].revents) {
+            LOG(ERROR, "the sender has gone; closing the connection");
+            rc = -EPIPE;
+            break;
+        }
+        if (!pf[0].revents && (pf[1].revents & (POLLERR | POLLHUP))) {
+            gone = 1;
+            continue;
+        }
         n = ch->ops->read(ch, 1, buf, sizeof(buf), -1);
         if (n <= 0) {
             rc = (int)n;
             break;
         }
+        if (gone)
+            continue; /* nobody reads it any more */
         rc = fd_write_all(1, buf, (size_t)n);
         if (rc)
             break;
     }
     close(1);
-    if (rc)
+    if (rc && !gone)
         LOGEV(ERROR, -rc, "the back channel failed");
 
 out:

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -646,6 +647,18 @@ out:
     return NULL;
 }
 
+/* 1 once fd (the pump's pipe) has a byte to read, 0 at EOF without one */
+static int recv_stream_started(int fd)
+{
+    struct pollfd pf = { .fd = fd, .events = POLLIN };
+
+    /* the pump's read timeout bounds the wait: it closes the pipe */
+    while (poll(&pf, 1, -1) < 0)
+        if (errno != EINTR)
+            return 1;
+    return (pf.revents & POLLIN) != 0;
+}
+
 int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
                 void *be, struct channel *ch)
 {
@@ -749,6 +762,16 @@ int mig_receive(const struct mig_recv_opts *o, const struct mig_dst_ops *ops,
             rc = -rc;
             close(pipefd[0]);
             close(pipefd[1]);
+            goto creation_failed;
+        }
+        /* libxl (4.17) crashes on a stream that ends before its first
+         * byte: a sender that failed after the config never reaches it */
+        if (!recv_stream_started(pipefd[0])) {
+            close(pipefd[0]);
+            pthread_join(pump_thread, NULL);
+            rc = pump.rc ? pump.rc : -EPIPE;
+            fprintf(stderr, "migration target: the stream ended before "
+                            "its first record; no domain created.\n");
             goto creation_failed;
         }
         rc = ops->restore(be, (const char *)h.config, pipefd[0], ch->back_fd,
