@@ -240,13 +240,15 @@ void nfwd_src_init(struct nfwd_src *s, int forward, uint32_t domid,
     s->domid = domid;
     s->inner = inner;
     s->inner_be = inner_be;
+    /* the vifs also serve the announce after a back-out */
+    if (xo && xs)
+        s->n_vifs = read_vifs(xo, xs, domid, s->vifs);
     if (!forward)
         return;
     if (!xo || !xs) {
         LOG(WARN, "no xenstore: no forwarding");
         return;
     }
-    s->n_vifs = read_vifs(xo, xs, domid, s->vifs);
     if (!s->n_vifs) {
         LOG(INFO, "domain %u has no vif: nothing to forward", domid);
         return;
@@ -374,13 +376,50 @@ static int src_save(void *be, int fd, const struct mig_save_args *a)
     return s->inner->save(s->inner_be, fd, a);
 }
 
+static int always_connected(void *opaque)
+{
+    (void)opaque;
+    return 1; /* a cooperative resume keeps the vif's backend connected */
+}
+
+/*
+ * After a back-out the guest runs here again, but the target may have
+ * announced it already (it unpauses on GO, then fails before its report):
+ * the switches, this host's bridge included, then send its traffic to
+ * the target.  Announce it from here, on the default schedule.
+ */
+static void src_reannounce(struct nfwd_src *s)
+{
+    struct nfwd_mnl *nl = NULL;
+    struct nfwd_sys sys;
+    struct nfwd_sched sched;
+    int rc;
+
+    if (!s->n_vifs || nfwd_mnl_new(&nl))
+        return;
+    nfwd_mnl_sys(nl, &sys);
+    nfwd_sched_default(&sched);
+    rc = nfwd_announce(&sys, s->vifs, s->n_vifs, &sched, always_connected, NULL,
+                       NULL);
+    if (rc)
+        LOGEV(WARN, -rc, "cannot announce the guest here after the back-out");
+    else
+        LOG(INFO, "announced %u vif%s here after the back-out", s->n_vifs,
+            s->n_vifs == 1 ? "" : "s");
+    nfwd_mnl_free(nl);
+}
+
 /* Back-out: the filters go before the guest runs here again. */
 static int src_resume(void *be)
 {
     struct nfwd_src *s = be;
+    int rc;
 
     src_abort(s);
-    return s->inner->resume(s->inner_be);
+    rc = s->inner->resume(s->inner_be);
+    if (!rc)
+        src_reannounce(s);
+    return rc;
 }
 
 static int src_rename(void *be, const char *from, const char *to)
