@@ -35,7 +35,7 @@ chmod -R a+r "$pki"
 
 daemon_start() { # daemon_start HOST CONF
     lab_exec -t 60 "$1" "
-        pkill -x xlmigd 2>/dev/null; rm -f /tmp/xlmigd.log
+        killall xlmigd 2>/dev/null && sleep 1; rm -f /tmp/xlmigd.log
         /xlmig/xlmigd -F -c /xlmig/tls-lab/$2 --receiver /xlmig/xlmig \
             >/tmp/xlmigd.log 2>&1 </dev/null &
         i=0; until grep -q 'listening on port' /tmp/xlmigd.log; do
@@ -45,7 +45,7 @@ daemon_start() { # daemon_start HOST CONF
 daemon_log() { lab_exec -t 30 "$1" "cat /tmp/xlmigd.log" | sed "s/^/    xlmigd $1| /"; }
 daemons_stop() {
     local h
-    for h in A B; do lab_exec -t 30 "$h" "pkill -x xlmigd; sleep 0.5; pkill -x xlmigd" >/dev/null 2>&1; done
+    for h in A B; do lab_exec -t 30 "$h" "killall xlmigd; sleep 0.5; killall -9 xlmigd" >/dev/null 2>&1; done
 }
 trap 'rc=$?; daemons_stop; lab_test_end $rc' EXIT
 
