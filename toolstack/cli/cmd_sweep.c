@@ -10,6 +10,8 @@
  *   target RECEIVING/READY, gone  -> destroy the paused --incoming copy
  *   target RUNNING, gone          -> reported (the copy may run: kept)
  *   terminal records older than a week are removed.
+ * A migration whose process is gone also loses its xenstore state
+ * subtree (/xlmig/<uuid>, xenstore-hooks): a killed process could not.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +30,8 @@
 #include "transport/tls.h"
 #include "transport/xlproto.h"
 #include "xen/xen.h"
+#include "xsh.h"
+#include "xsh_libxs.h"
 
 #define SWEEP_USAGE                                                         \
     "Usage: xlmig journal-sweep [-n]\n"                                     \
@@ -41,6 +45,8 @@
 struct sweep {
     int dry_run;
     int unresolved;
+    struct xsh_libxs *xs; /* for the state subtrees; NULL: none */
+    int xs_tried;
     struct journal_rec recs[64];
     unsigned nrecs;
 };
@@ -200,6 +206,27 @@ static void sweep_one(struct sweep *s, struct journal_rec *r)
         s->unresolved++;
 }
 
+/* The state subtree of a migration whose process is gone. */
+static void sweep_state_node(struct sweep *s, const struct journal_rec *r)
+{
+    char path[sizeof(XSH_STATE_ROOT) + JOURNAL_UUID_CHARS + 2];
+    int rc;
+
+    if (s->dry_run || jfile_pid_alive(r->pid))
+        return;
+    if (!s->xs_tried) {
+        s->xs_tried = 1;
+        if (xsh_libxs_new(&s->xs))
+            s->xs = NULL;
+    }
+    if (!s->xs)
+        return;
+    snprintf(path, sizeof(path), "%s/%s", XSH_STATE_ROOT, r->uuid);
+    rc = xsh_libxs_ops.rm(s->xs, path);
+    if (rc)
+        LOGEV(WARN, -rc, "cannot remove %s", path);
+}
+
 /* --incoming domains without a live receive (journaled or not) */
 static void sweep_orphans(struct sweep *s)
 {
@@ -264,12 +291,15 @@ int cmd_journal_sweep(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    for (i = 0; i < s->nrecs; i++)
+    for (i = 0; i < s->nrecs; i++) {
         sweep_one(s, &s->recs[i]);
+        sweep_state_node(s, &s->recs[i]);
+    }
     sweep_orphans(s);
     fflush(stdout);
     rc = s->unresolved ? 1 : 0;
 out:
+    xsh_libxs_free(s->xs);
     free(s);
     return rc;
 }
