@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +14,15 @@
 
 #include "engine/fault.h"
 
-static int last_sig, nsig;
+static int last_sig, nsig, nrun;
+static char last_cmd[128];
+
+static int fake_run(const char *cmd)
+{
+    snprintf(last_cmd, sizeof(last_cmd), "%s", cmd);
+    nrun++;
+    return 0;
+}
 
 static void fake_exec(int sig)
 {
@@ -23,9 +32,12 @@ static void fake_exec(int sig)
 
 static int setup(void **state)
 {
-    last_sig = nsig = 0;
+    last_sig = nsig = nrun = 0;
+    last_cmd[0] = '\0';
     fault_set_executor(fake_exec);
+    fault_set_runner(fake_run);
     unsetenv(FAULT_ENV);
+    unsetenv(FAULT_HOOK_ENV);
     fault_reset();
     return 0;
 }
@@ -126,6 +138,31 @@ static void test_stop_and_arm(void **state)
     assert_int_equal(fault_hit(FAULT_RECV_AFTER_GO, 0), FAULT_NONE);
 }
 
+/* hook: the command runs once, at the point, and the step goes on */
+static void test_hook(void **state)
+{
+    struct fault_spec f;
+
+    assert_int_equal(fault_parse("after-go:hook", &f), 0);
+    assert_int_equal(f.action, FAULT_HOOK);
+    setenv(FAULT_ENV, "recv-before-report:hook", 1);
+    setenv(FAULT_HOOK_ENV, "ip link set dev eth1 down", 1);
+    fault_reset();
+    assert_int_equal(fault_point(FAULT_RECV_AFTER_GO, 0), 0);
+    assert_int_equal(nrun, 0);
+    assert_int_equal(fault_hit(FAULT_RECV_BEFORE_REPORT, 0), FAULT_HOOK);
+    assert_int_equal(nrun, 1);
+    assert_string_equal(last_cmd, "ip link set dev eth1 down");
+    assert_int_equal(fault_point(FAULT_RECV_BEFORE_REPORT, 0), 0); /* once */
+    assert_int_equal(nrun, 1);
+    assert_int_equal(nsig, 0);
+    /* without a command: nothing runs, the step still goes on */
+    unsetenv(FAULT_HOOK_ENV);
+    fault_reset();
+    assert_int_equal(fault_point(FAULT_RECV_BEFORE_REPORT, 0), 0);
+    assert_int_equal(nrun, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +172,7 @@ int main(void)
         cmocka_unit_test_setup(test_env_bad_is_off, setup),
         cmocka_unit_test_setup(test_round_k, setup),
         cmocka_unit_test_setup(test_stop_and_arm, setup),
+        cmocka_unit_test_setup(test_hook, setup),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,9 +15,13 @@
 # fault_cell POINT ACTION prints one table row "POINT ACTION RESULT".
 #
 # Actions: error (the step fails), kill (kill -9 of the process itself),
-# stop (SIGSTOP of itself: a hung peer; the driver kills it after the
-# other side has given up).  Points starting with recv- fire in the
-# receiver (under xlmigd), the others in 'xlmig migrate'.
+# stop (SIGSTOP of itself: a hung peer, one that stops reading; the driver
+# kills it after the other side has given up), link (the process takes
+# its own dom0's lab link down at the point, through the fault's hook,
+# and goes on: the peer disappears without a word, packets vanish both
+# ways; the driver brings the link up once the sender ended).  Points
+# starting with recv- fire in the receiver (under xlmigd), the others in
+# 'xlmig migrate'.
 
 # shellcheck source=tests/xen/migrate-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/migrate-lib.sh"
@@ -36,6 +40,24 @@ fl_kill_daemon="killall xlmigd 2>/dev/null; i=0
         killall -9 xlmigd 2>/dev/null; true"
 
 fl_other() { [ "$1" = A ] && echo B || echo A; }
+
+# the link action's hook: this dom0's lab-link NIC down (the bridge
+# xenbr0 and its address stay: the local guest stays reachable)
+# shellcheck disable=SC2016 # expanded in dom0, by the hook's shell
+fl_link_down='ip link set dev "$(cat /run/lab-link-dev)" down'
+
+fl_link_up() # fl_link_up: both lab-link NICs up, until A reaches B
+{
+    local h
+    for h in A B; do
+        # shellcheck disable=SC2016 # expanded in dom0
+        lab_exec -t 30 "$h" 'ip link set dev "$(cat /run/lab-link-dev)" up' ||
+            lab_fail "cannot bring the lab link of $h up"
+    done
+    lab_exec -t 90 A "i=0; until ping -c 1 -W 1 $(lab_host_ip B) >/dev/null 2>&1; do
+        i=\$((i + 1)); [ \$i -gt 60 ] && exit 1; sleep 1; done" ||
+        lab_fail "the lab link does not carry A -> B after bringing it up"
+}
 
 fl_setup()
 {
@@ -58,15 +80,17 @@ fl_mkconf() { # fl_mkconf FILE CERT PEER
         "allow = $3" "port = 8002" "handshake-timeout-ms = 60000" >"$1"
 }
 
-# fl_daemon HOST FAULT: (re)start xlmigd on HOST, its receivers armed
-# with FAULT ("" none); the start-up sweep runs first
+# fl_daemon HOST FAULT [HOOK]: (re)start xlmigd on HOST, its receivers
+# armed with FAULT ("" none) and the fault hook HOOK; the start-up sweep
+# runs first
 fl_daemon()
 {
-    local h=$1 f=$2 c
+    local h=$1 f=$2 he="" c
+    [ -n "${3:-}" ] && he="XLMIG_FAULT_HOOK='$3'"
     c=$(echo "$h" | tr AB ab).conf
     lab_exec -t 120 "$h" "
         $fl_kill_daemon; rm -f /tmp/xlmigd.log
-        ${f:+XLMIG_FAULT=$f} /xlmig/xlmigd -F -c /xlmig/tls-lab/$c \
+        ${f:+XLMIG_FAULT=$f} $he /xlmig/xlmigd -F -c /xlmig/tls-lab/$c \
             --receiver /xlmig/xlmig >/tmp/xlmigd.log 2>&1 </dev/null &
         i=0; until grep -q 'listening on port' /tmp/xlmigd.log; do
             i=\$((i + 1)); [ \$i -gt 900 ] && { cat /tmp/xlmigd.log; exit 1; }
@@ -81,16 +105,18 @@ fl_stop_daemons()
     done
 }
 
-# fl_migrate TAG FAULT: start the migration fl_cur -> fl_oth in dom0
-# (background, polled); FAULT arms the sender ("" none)
+# fl_migrate TAG FAULT [HOOK]: start the migration fl_cur -> fl_oth in
+# dom0 (background, polled); FAULT arms the sender ("" none), HOOK is
+# its fault hook
 fl_migrate_start()
 {
-    local tag=$1 f=$2 ipo c
+    local tag=$1 f=$2 he="" ipo c
+    [ -n "${3:-}" ] && he="XLMIG_FAULT_HOOK='$3'"
     ipo=$(lab_host_ip "$fl_oth")
     c=$(echo "$fl_cur" | tr AB ab).conf
     lab_exec -t 60 "$fl_cur" "
         rm -f /tmp/f-$tag.log /tmp/f-$tag.out
-        (${f:+XLMIG_FAULT=$f} XLMIG_HANDOVER_TIMEOUT_MS=120000 \
+        (${f:+XLMIG_FAULT=$f} $he XLMIG_HANDOVER_TIMEOUT_MS=120000 \
          XLMIG_QUERY_TRIES=4 /xlmig/xlmig migrate --no-progress -s '' $fl_g \
             'exec /xlmig/xlmig-tls-connect -c /xlmig/tls-lab/$c $ipo:8002' \
             >/tmp/f-$tag.out 2>&1
@@ -120,18 +146,23 @@ fl_state() { # fl_state HOST: xl's state of the guest, "-" if absent
     echo "${s:--}"
 }
 
-# fl_cleanup: kill stuck xlmig processes (stopped ones too), sweep both
-# journals; prints the sweeps' output
+# fl_cleanup: kill stuck xlmig processes (stopped ones too) on both
+# hosts, then sweep the target's journal (its incoming copy destroyed, its
+# answer definite) before the source's (an in-doubt record asks the
+# target); prints the sweeps' output
 fl_cleanup()
 {
     local h
     for h in A B; do
-        lab_exec -t 120 "$h" "
+        lab_exec -t 60 "$h" "
             for p in \$(ps | grep -e 'xlmig migrate' -e 'migrate-receive' -e 'xlmig-tls-connect' |
                     grep -v grep | awk '{ print \$1 }'); do
                 kill -9 \$p 2>/dev/null; done
-            sleep 1
-            echo \"sweep $h:\"; /xlmig/xlmig journal-sweep 2>&1" | sed 's/^/      /'
+            sleep 1" >/dev/null
+    done
+    for h in "$fl_oth" "$fl_cur"; do
+        lab_exec -t 120 "$h" "echo \"sweep $h:\"; /xlmig/xlmig journal-sweep 2>&1" |
+            sed 's/^/      /'
     done
 }
 
@@ -144,6 +175,8 @@ fl_leaks() { # fl_leaks [ALLOW_PAUSED]: prints what leaked, if anything
             grep -l -E '^phase=(sending|go-sent|receiving|ready|running)\$' \
                 /var/lib/xlmig/journal/*.* 2>/dev/null
             xenstore-ls /local/domain 2>/dev/null | grep -c -e '--incoming' -e '--migratedaway' | grep -v '^0\$'
+            xenstore-list /xlmig 2>/dev/null | sed 's,^,xenstore /xlmig/,'
+            ip -o link 2>/dev/null | awk -F': ' '\$2 ~ /^(nfwd|nfwb)/ { print \"link \" \$2 }'
             true")
         [ -n "$out" ] && printf '%s: %s\n' "$h" "$(tr "\n" " " <<<"$out")"
     done
@@ -171,14 +204,15 @@ fl_followup()
 # fl_cell POINT ACTION: one cell; appends a row to fl_rows
 fl_cell()
 {
-    local point=$1 act=$2 tag spec sf="" rf="" out sa sb run="" v res="ok"
-    local doubt=0 lk note="" tl=""
+    local point=$1 act=$2 tag spec sf="" rf="" sh="" rh="" hook=""
+    local out sa sb run="" v ld res="ok" doubt=0 lk note="" tl=""
     tag=$(echo "$point-$act" | tr -c 'a-z0-9-' '-')
     spec="$point:$act"
-    case $point in recv-*) rf=$spec ;; *) sf=$spec ;; esac
-    lab_log "== cell $spec: $fl_g $fl_cur -> $fl_oth"
-    fl_daemon "$fl_oth" "$rf" || lab_fail "xlmigd on $fl_oth did not start"
-    fl_migrate_start "$tag" "$sf"
+    [ "$act" = link ] && spec="$point:hook" hook=$fl_link_down
+    case $point in recv-*) rf=$spec rh=$hook ;; *) sf=$spec sh=$hook ;; esac
+    lab_log "== cell $point:$act: $fl_g $fl_cur -> $fl_oth"
+    fl_daemon "$fl_oth" "$rf" "$rh" || lab_fail "xlmigd on $fl_oth did not start"
+    fl_migrate_start "$tag" "$sf" "$sh"
     if [ "$act" = stop ] && [ -n "$sf" ]; then
         # the sender hangs: once the fault fired, give the receiver the
         # time to act, then kill the stopped sender (as an operator would)
@@ -188,6 +222,7 @@ fl_cell()
         out=$(fl_wait "$tag" 1500)
         sleep 10 # the receiver finishes what it can on its own
     fi
+    [ "$act" = link ] && fl_link_up
     printf '%s\n' "$out" | sed 's/^/      send| /'
     lab_exec -t 30 "$fl_oth" "tail -n 12 /tmp/xlmigd.log" 2>/dev/null |
         sed 's/^/      recv| /'
@@ -228,6 +263,11 @@ fl_cell()
     else
         v=$(lab_guest_verify "$run" "$fl_ip") || res="FAIL(memory: $v)"
         lab_log "   runs on $run, memory $v"
+        # a sender that died mid-precopy leaves log-dirty mode on
+        ld=$(lab_exec -t 30 "$run" \
+            "/xlmig/tests/xen/xlmig-logdirty-probe \$(xl domid $fl_g)" 2>&1)
+        [ "$ld" = "log-dirty off" ] || [ "$res" != ok ] ||
+            res="FAIL(log-dirty)" note=$ld
         if [ "$run" = "$fl_oth" ]; then
             lab_move_guest "$fl_cur" "$fl_oth" "$fl_g"
             fl_cur=$fl_oth

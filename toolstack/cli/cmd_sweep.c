@@ -3,7 +3,9 @@
  * xlmig journal-sweep: resolve what interrupted migrations left behind
  * (docs/design.md "Exactly-once hand-over"), from the journal of this
  * host.  Run at start-up by xlmigd, and by hand or by a unit at boot.
- *   source SENDING, process gone  -> the guest never left: resume it
+ *   source SENDING, process gone  -> the guest never left: resume it,
+ *                                    log-dirty mode off (unless another
+ *                                    migration runs here)
  *   source GO_SENT, process gone  -> ask the target; resume only on a
  *                                    definite "never ran", destroy on
  *                                    "running", otherwise leave it paused
@@ -12,6 +14,7 @@
  *   terminal records older than a week are removed.
  * A migration whose process is gone also loses its xenstore state
  * subtree (/xlmig/<uuid>, xenstore-hooks): a killed process could not.
+ * Scheduler caps that a dead run recorded (--throttle) are removed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +26,7 @@
 
 #define LOG_PREFIX "journal-sweep: "
 #include "cli/cmds.h"
+#include "cli/coststate.h"
 #include "cli/once.h"
 #include "cli/sweep_xen.h"
 #include "common/log.h"
@@ -152,6 +156,10 @@ static void sweep_one(struct sweep *s, struct journal_rec *r)
             xen_src_ops.resume(dom); /* "not suspended" is fine */
         rc = finish(r, JOURNAL_ABORTED);
         printf("  resumed '%s' here (it never left)\n", r->domain);
+        if (sweep_send_running())
+            printf("  log-dirty mode left as is: a migration runs here\n");
+        else if (!sweep_xen_logdirty_off(r->domain))
+            printf("  log-dirty mode off\n");
         break;
     case JOURNAL_SW_QUERY_PEER:
         snprintf(name, sizeof(name), "%s--migratedaway", r->domain);
@@ -296,6 +304,14 @@ int cmd_journal_sweep(int argc, char **argv)
         sweep_state_node(s, &s->recs[i]);
     }
     sweep_orphans(s);
+    if (!s->dry_run) {
+        rc = coststate_release_stale();
+        if (rc > 0)
+            printf("released %d scheduler cap(s) left by dead runs\n", rc);
+        else if (rc < 0)
+            LOGEV(WARN, -rc,
+                  "cannot check for scheduler caps left by dead runs");
+    }
     fflush(stdout);
     rc = s->unresolved ? 1 : 0;
 out:

@@ -10,6 +10,7 @@
 
 #include <libxl.h>
 #include <libxl_utils.h>
+#include <xenctrl.h>
 
 #include "cli/sweep_xen.h"
 
@@ -113,7 +114,39 @@ out:
     return rc;
 }
 
-int sweep_receive_running(void)
+int sweep_xen_logdirty_off(const char *name)
+{
+    xentoollog_logger_stdiostream *lg;
+    xc_interface *xch;
+    libxl_ctx *ctx;
+    uint32_t domid;
+    int rc;
+
+    rc = ctx_open(&ctx, &lg);
+    if (rc)
+        return rc;
+    if (libxl_name_to_domid(ctx, name, &domid)) {
+        rc = -ENOENT;
+    } else {
+        xch = xc_interface_open((xentoollog_logger *)lg, NULL, 0);
+        if (!xch) {
+            rc = -EIO;
+        } else {
+            /* as libxenguest's save cleanup: OFF ends log-dirty mode (a
+             * HAP domain then answers EINVAL for the rest of the op) */
+            if (xc_shadow_control(xch, domid, XEN_DOMCTL_SHADOW_OP_OFF, NULL,
+                                  0) &&
+                errno != EINVAL && errno != EOPNOTSUPP)
+                rc = -EIO;
+            xc_interface_close(xch);
+        }
+    }
+    ctx_close(ctx, lg);
+    return rc;
+}
+
+/* A process whose command line matches (not a shell line naming it). */
+static int proc_running(int (*match)(const char *cmdline))
 {
     char path[300], buf[512];
     struct dirent *de;
@@ -139,11 +172,30 @@ int sweep_receive_running(void)
             if (!buf[i])
                 buf[i] = ' ';
         buf[n] = '\0';
-        /* the argument, not a shell line that mentions it */
-        if (strstr(buf, " migrate-receive") && strncmp(buf, "sh ", 3) &&
-            strncmp(buf, "/bin/sh ", 8) && strncmp(buf, "bash ", 5))
+        if (strncmp(buf, "sh ", 3) && strncmp(buf, "/bin/sh ", 8) &&
+            strncmp(buf, "bash ", 5) && match(buf))
             found = 1;
     }
     closedir(d);
     return found;
+}
+
+static int is_receive(const char *c)
+{
+    return strstr(c, " migrate-receive") != NULL;
+}
+
+static int is_send(const char *c)
+{
+    return strstr(c, " migrate ") != NULL || strstr(c, "--save-domain") != NULL;
+}
+
+int sweep_receive_running(void)
+{
+    return proc_running(is_receive);
+}
+
+int sweep_send_running(void)
+{
+    return proc_running(is_send);
 }

@@ -33,6 +33,7 @@ static struct {
     int fired;
     struct fault_spec spec;
     void (*exec)(int sig);
+    int (*run)(const char *cmd);
 } st;
 
 static void self_signal(int sig)
@@ -54,6 +55,8 @@ const char *fault_action_name(enum fault_action a)
         return "kill";
     case FAULT_STOP:
         return "stop";
+    case FAULT_HOOK:
+        return "hook";
     default:
         return "none";
     }
@@ -97,6 +100,8 @@ int fault_parse(const char *s, struct fault_spec *f)
         f->action = FAULT_KILL;
     else if (!strcmp(act, "stop"))
         f->action = FAULT_STOP;
+    else if (!strcmp(act, "hook"))
+        f->action = FAULT_HOOK;
     else
         return -EINVAL;
     return 0;
@@ -133,6 +138,26 @@ void fault_set_executor(void (*fn)(int sig))
     st.exec = fn;
 }
 
+void fault_set_runner(int (*fn)(const char *cmd))
+{
+    st.run = fn;
+}
+
+/* The hook's command; its failure is reported and the step goes on. */
+static void run_hook(void)
+{
+    const char *cmd = getenv(FAULT_HOOK_ENV);
+    int rc;
+
+    if (!cmd || !*cmd) {
+        fprintf(stderr, "xlmig: fault hook: %s is not set\n", FAULT_HOOK_ENV);
+        return;
+    }
+    rc = (st.run ? st.run : system)(cmd);
+    if (rc)
+        fprintf(stderr, "xlmig: fault hook '%s' failed (status %d)\n", cmd, rc);
+}
+
 void fault_reset(void)
 {
     st.loaded = 0;
@@ -162,6 +187,9 @@ enum fault_action fault_hit(enum fault_point p, unsigned arg)
         break;
     case FAULT_STOP:
         (st.exec ? st.exec : self_signal)(SIGSTOP);
+        break;
+    case FAULT_HOOK:
+        run_hook();
         break;
     default:
         break;

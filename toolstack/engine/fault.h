@@ -3,20 +3,22 @@
  * Named fault points (as CRIU's CRIU_FAULT), compiled into the product
  * and off unless the environment names one:
  *
- *     XLMIG_FAULT=<point>[:<action>]     action: error (default), kill, stop
+ *     XLMIG_FAULT=<point>[:<action>]   action: error (default), kill, stop,
+ *                                      hook
  *
  * e.g. XLMIG_FAULT=precopy-round-2:kill, XLMIG_FAULT=recv-after-go:stop.
  * A point fires once per process.  error makes the caller fail as if the
  * step had failed (-EIO); kill is kill -9 of the process itself; stop is
- * SIGSTOP of itself (a peer that hangs: it is never continued by us).
- * The passive network faults of the matrix (a dropped link, a peer that
- * stops reading) are made by the test driver, not here.  docs/design.md
- * lists the points.
+ * SIGSTOP of itself (a peer that hangs: it is never continued by us);
+ * hook runs the shell command in XLMIG_FAULT_HOOK, waits for it and goes
+ * on (the matrix drops the lab link with it at the exact point: a peer
+ * that disappears without a word).  docs/design.md lists the points.
  */
 #ifndef XLMIG_ENGINE_FAULT_H
 #define XLMIG_ENGINE_FAULT_H
 
-#define FAULT_ENV "XLMIG_FAULT"
+#define FAULT_ENV      "XLMIG_FAULT"
+#define FAULT_HOOK_ENV "XLMIG_FAULT_HOOK"
 
 enum fault_point {
     /* sender (xlmig migrate) */
@@ -44,6 +46,7 @@ enum fault_action {
     FAULT_ERROR,
     FAULT_KILL,
     FAULT_STOP,
+    FAULT_HOOK,
 };
 
 struct fault_spec {
@@ -69,9 +72,11 @@ enum fault_action fault_hit(enum fault_point p, unsigned arg);
 /* 0, or -EIO when an error fault fires here (the common call form). */
 int fault_point(enum fault_point p, unsigned arg);
 
-/* Tests: arm a spec (NULL disarms), replace the signal executor. */
+/* Tests: arm a spec (NULL disarms), replace the signal executor and the
+ * hook runner (default: system(), the command from FAULT_HOOK_ENV). */
 void fault_arm(const struct fault_spec *f);
 void fault_set_executor(void (*fn)(int sig));
+void fault_set_runner(int (*fn)(const char *cmd));
 /* Re-read FAULT_ENV at the next hit (after a fork). */
 void fault_reset(void);
 
