@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LOG_PREFIX "xenstore-hooks: "
 #include "common/log.h"
@@ -372,6 +373,8 @@ int xsh_state_begin(struct xsh_ctx *c, const char *phase)
         rc = xsh_state_set_u64(c, "domid", c->domid);
     if (!rc)
         rc = xsh_state_set(c, "peer", c->peer);
+    if (!rc)
+        rc = xsh_state_set_u64(c, "pid", (uint64_t)getpid());
     if (!rc)
         rc = xsh_state_set(c, "phase", phase);
     return rc;

@@ -16,8 +16,8 @@
  *                                           the guest's own): "listening",
  *                                           then the event-id it acks
  *   /xlmig/U/                               dom0 only (n0), on each host
- *       role domain domid peer phase round dirty-pages bytes
- *       predicted-blackout-ms result
+ *       role domain domid peer pid phase round dirty-pages bytes
+ *       predicted-blackout-ms result    (pid: the process that owns it)
  */
 #ifndef XLMIG_XSH_H
 #define XLMIG_XSH_H

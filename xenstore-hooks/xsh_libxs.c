@@ -41,6 +41,22 @@ int xsh_libxs_new(struct xsh_libxs **x_r)
     return 0;
 }
 
+int xsh_libxs_list(struct xsh_libxs *x, const char *path,
+                   int (*fn)(const char *child, void *opaque), void *opaque)
+{
+    unsigned n = 0, i;
+    char **d;
+
+    d = xs_directory(x->h, XBT_NULL, path, &n);
+    if (!d)
+        return errno ? -errno : -ENOENT;
+    for (i = 0; i < n; i++)
+        if (fn(d[i], opaque))
+            break;
+    free(d);
+    return 0;
+}
+
 void xsh_libxs_free(struct xsh_libxs *x)
 {
     if (!x)

@@ -13,7 +13,8 @@
  *   target RUNNING, gone          -> reported (the copy may run: kept)
  *   terminal records older than a week are removed.
  * A migration whose process is gone also loses its xenstore state
- * subtree (/xlmig/<uuid>, xenstore-hooks): a killed process could not.
+ * subtree (/xlmig/<domain uuid>, xenstore-hooks, key pid) and its
+ * net-forward devices, filters and tables: a killed process could not.
  * Scheduler caps that a dead run recorded (--throttle) are removed.
  */
 #include <errno.h>
@@ -27,6 +28,7 @@
 #define LOG_PREFIX "journal-sweep: "
 #include "cli/cmds.h"
 #include "cli/coststate.h"
+#include "cli/nfwd_migrate.h"
 #include "cli/once.h"
 #include "cli/sweep_xen.h"
 #include "common/log.h"
@@ -50,7 +52,6 @@ struct sweep {
     int dry_run;
     int unresolved;
     struct xsh_libxs *xs; /* for the state subtrees; NULL: none */
-    int xs_tried;
     struct journal_rec recs[64];
     unsigned nrecs;
 };
@@ -214,25 +215,49 @@ static void sweep_one(struct sweep *s, struct journal_rec *r)
         s->unresolved++;
 }
 
-/* The state subtree of a migration whose process is gone. */
-static void sweep_state_node(struct sweep *s, const struct journal_rec *r)
+/* One child of /xlmig: removed when its owner (key pid) is gone; one
+ * without an owner only when no migration runs on this host. */
+static int state_child(const char *child, void *opaque)
 {
-    char path[sizeof(XSH_STATE_ROOT) + JOURNAL_UUID_CHARS + 2];
-    int rc;
+    struct sweep *s = opaque;
+    char path[XSH_PATH_MAX], val[32], *end;
+    long pid;
+    int rc, dead;
 
-    if (s->dry_run || jfile_pid_alive(r->pid))
-        return;
-    if (!s->xs_tried) {
-        s->xs_tried = 1;
-        if (xsh_libxs_new(&s->xs))
-            s->xs = NULL;
+    snprintf(path, sizeof(path), "%s/%s/pid", XSH_STATE_ROOT, child);
+    rc = xsh_libxs_ops.read(s->xs, path, val, sizeof(val));
+    errno = 0;
+    pid = rc ? 0 : strtol(val, &end, 10);
+    if (!rc && (errno || *end || pid <= 0))
+        pid = 0;
+    if (pid)
+        dead = !jfile_pid_alive((int)pid);
+    else
+        dead = !sweep_send_running() && !sweep_receive_running();
+    if (!dead)
+        return 0;
+    snprintf(path, sizeof(path), "%s/%s", XSH_STATE_ROOT, child);
+    printf("state subtree %s: owner %s gone: %s\n", path, pid ? val : "(none)",
+           s->dry_run ? "remove" : "removing");
+    if (!s->dry_run) {
+        rc = xsh_libxs_ops.rm(s->xs, path);
+        if (rc) {
+            LOGEV(WARN, -rc, "cannot remove %s", path);
+            s->unresolved++;
+        }
     }
-    if (!s->xs)
+    return 0;
+}
+
+/* The xenstore state subtrees (xlmig-hooks(7)) of migrations whose
+ * process is gone: a killed process could not remove its own. */
+static void sweep_state_nodes(struct sweep *s)
+{
+    if (xsh_libxs_new(&s->xs)) {
+        s->xs = NULL;
         return;
-    snprintf(path, sizeof(path), "%s/%s", XSH_STATE_ROOT, r->uuid);
-    rc = xsh_libxs_ops.rm(s->xs, path);
-    if (rc)
-        LOGEV(WARN, -rc, "cannot remove %s", path);
+    }
+    (void)xsh_libxs_list(s->xs, XSH_STATE_ROOT, state_child, s);
 }
 
 /* --incoming domains without a live receive (journaled or not) */
@@ -299,11 +324,10 @@ int cmd_journal_sweep(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    for (i = 0; i < s->nrecs; i++) {
+    for (i = 0; i < s->nrecs; i++)
         sweep_one(s, &s->recs[i]);
-        sweep_state_node(s, &s->recs[i]);
-    }
     sweep_orphans(s);
+    sweep_state_nodes(s);
     if (!s->dry_run) {
         rc = coststate_release_stale();
         if (rc > 0)

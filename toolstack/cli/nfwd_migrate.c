@@ -178,6 +178,18 @@ static void startup_sweep(const struct nfwd_sys *sys)
     closedir(d);
 }
 
+void nfwd_sweep_dead(void)
+{
+    struct nfwd_mnl *nl;
+    struct nfwd_sys sys;
+
+    if (nfwd_mnl_new(&nl))
+        return;
+    nfwd_mnl_sys(nl, &sys);
+    startup_sweep(&sys);
+    nfwd_mnl_free(nl);
+}
+
 /* ------------------------------------------------- xenstore vif facts */
 
 /* A key of vif dev's backend node (the backend is dom0). */
