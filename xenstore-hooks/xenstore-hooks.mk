@@ -9,6 +9,7 @@
 #   guest/xlmig-notice-guest.c   the guest-side reference program, static
 #                 (it runs in the test guest's initramfs), over
 #   guest/xsg.c   its own xenstore wire client (not libxenstore: see xsg.h)
+#   guest/xsg_zero.c   -z: the guest's free memory handed back zeroed
 
 XSH_CORE_OBJS := $(O)/xenstore-hooks/xsh.o $(O)/xenstore-hooks/xsh_hooks.o
 XSH_OBJS := $(XSH_CORE_OBJS) $(O)/xenstore-hooks/xsh_libxs.o
@@ -27,8 +28,10 @@ $(O)/xlmig: $(XSH_OBJS)
 # static libxenstore.a has no reader thread and loses replies to watch
 # events (guest/xsg.h).  With SAN=1 dynamic, like memtest.
 XSG_OBJ := $(O)/xenstore-hooks/guest/xsg.o $(O)/toolstack/common/fileio.o
+XSG_ZERO_OBJ := $(O)/xenstore-hooks/guest/xsg_zero.o
 XSH_GUEST := $(O)/xenstore-hooks/guest/xlmig-notice-guest
-$(XSH_GUEST): $(O)/xenstore-hooks/guest/xlmig-notice-guest.o $(XSG_OBJ)
+$(XSH_GUEST): $(O)/xenstore-hooks/guest/xlmig-notice-guest.o $(XSG_OBJ) \
+	    $(XSG_ZERO_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(XLDFLAGS) $(LDFLAGS) $(if $(filter 1,$(SAN)),,-static) \
 	    $^ -o $@

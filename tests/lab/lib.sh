@@ -112,12 +112,24 @@ lab_dump_failure()
 lab_guest_create()
 {
     local h=$1 name=$2 type=$3 mem=$4 ip=$5 rate=${6:-0} hot=${7:-0}
-    local mt=${8:-$(($4 / 4))} last mac extra i out vif hvm=""
+    local mt=${8:-$(($4 / 4))} last mac extra i out vif hvm="" rd
+    local rdinit=/init initrd=/lab/guest/initrd.gz note=""
     case $type in pvh | pv | hvm) ;; *) lab_fail "guest type '$type'" ;; esac
     last=${ip##*.}
     mac=$(printf '00:16:3e:00:00:%02x' "$last")
     vif="bridge=${lab_guest_bridge:-xenbr0},mac=$mac"
-    extra="console=hvc0 rdinit=/init quiet gip=$ip mt_mb=$mt mt_rate=$rate"
+    # lab_guest_notice=probe|zero: with xlmig's notice listener
+    # (xenstore-hooks/guest/xsh-init; zero: it zeroes the free memory)
+    case ${lab_guest_notice:-} in
+    '') ;;
+    probe | zero)
+        rdinit=/xsh-init initrd=/tmp/$name-initrd.gz
+        note=", notice listener ($lab_guest_notice)"
+        ;;
+    *) lab_fail "lab_guest_notice '$lab_guest_notice'" ;;
+    esac
+    extra="console=hvc0 rdinit=$rdinit quiet gip=$ip mt_mb=$mt mt_rate=$rate"
+    [ "${lab_guest_notice:-}" = zero ] && extra="$extra xsg_zero=1"
     if [ "$type" = hvm ]; then
         extra="console=ttyS0 $extra"
         vif="type=vif,$vif"
@@ -128,14 +140,19 @@ serial = "pty"'
     fi
     extra="$extra mt_hot=$hot mt_seed=$last"
     lab_log "create $type guest $name on $h: ${mem} MiB, ip $ip, workload" \
-        "${mt} MiB, rate $rate pages/s, hot $hot"
+        "${mt} MiB, rate $rate pages/s, hot $hot$note"
     lab_guests+=("$h $name")
-    out=$(lab_exec -t 180 "$h" "rm -f /var/log/xen/console/guest-$name.log
+    rd=""
+    [ "$rdinit" = /init ] || rd="
+        x=/xlmig/xenstore-hooks/guest/xsh-guest-extra.cpio.gz
+        [ -f \$x ] || { echo \"no \$x (make tests)\"; exit 1; }
+        cat /lab/guest/initrd.gz \$x >$initrd || exit 1"
+    out=$(lab_exec -t 180 "$h" "rm -f /var/log/xen/console/guest-$name.log $rd
 cat >/tmp/$name.cfg <<'EOF'
 name = \"$name\"
 type = \"$type\"
 kernel = \"/lab/guest/vmlinuz\"
-ramdisk = \"/lab/guest/initrd.gz\"
+ramdisk = \"$initrd\"
 extra = \"$extra\"
 memory = $mem
 vcpus = 1

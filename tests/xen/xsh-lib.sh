@@ -61,39 +61,9 @@ xsh_test_begin()
 
 xsh_domid() { lab_exec -t 30 "$1" "xl domid $2" | grep -E '^[0-9]+$'; }
 
-xsh_guest_create()
+xsh_guest_create() # xsh_guest_create HOST NAME MEM IP: with the listener
 {
-    local h=$1 name=$2 mem=$3 ip=$4 last mac extra i out
-    last=${ip##*.}
-    mac=$(printf '00:16:3e:00:00:%02x' "$last")
-    extra="console=hvc0 rdinit=/xsh-init quiet gip=$ip mt_mb=16 mt_rate=0"
-    extra="$extra mt_hot=0 mt_seed=$last"
-    lab_log "create pvh guest $name on $h with the notice listener:" \
-        "${mem} MiB, ip $ip"
-    lab_guests+=("$h $name")
-    out=$(lab_exec -t 180 "$h" "
-        [ -f /xlmig/xenstore-hooks/guest/xsh-guest-extra.cpio.gz ] ||
-            { echo 'no xsh-guest-extra.cpio.gz in /xlmig (make tests)'; exit 1; }
-        cat /lab/guest/initrd.gz \
-            /xlmig/xenstore-hooks/guest/xsh-guest-extra.cpio.gz \
-            >/tmp/xsh-initrd.gz || exit 1
-        rm -f /var/log/xen/console/guest-$name.log
-        cat >/tmp/$name.cfg <<'XSH_EOF'
-name = \"$name\"
-type = \"pvh\"
-kernel = \"/lab/guest/vmlinuz\"
-ramdisk = \"/tmp/xsh-initrd.gz\"
-extra = \"$extra\"
-memory = $mem
-vcpus = 1
-vif = [ \"bridge=xenbr0,mac=$mac\" ]
-on_crash = \"preserve\"
-XSH_EOF
-        xl create /tmp/$name.cfg") || {
-        printf '%s\n' "$out"
-        lab_fail "xl create of $name on $h failed"
-    }
-    lab_guest_wait "$h" "$name" "$ip"
+    lab_guest_notice=probe lab_guest_create "$1" "$2" pvh "$3" "$4" 0 0 16
 }
 
 # xsh_console_wait HOST NAME WORD SECS: prints the first matching line.

@@ -6,11 +6,13 @@
  * why not libxenstore), with paths relative to the guest's own
  * /local/domain/<domid>.
  *
- *   xlmig-notice-guest [-c CMD] [-1]
+ *   xlmig-notice-guest [-c CMD] [-z] [-1]
  *       Subscribe (data/xlmig-ack = "listening"), watch
  *       data/xlmig/maintenance-event.  On "migrate": print
  *       "XLMIG-NOTICE event=ID deadline=S", run CMD (sh -c, with
- *       XLMIG_EVENT_ID and XLMIG_DEADLINE set) if given, then acknowledge
+ *       XLMIG_EVENT_ID and XLMIG_DEADLINE set) if given, with -z hand the
+ *       free memory back zeroed (xsg_zero.h; prints "XLMIG-ZEROED N MiB
+ *       free A -> B MiB"), then acknowledge
  *       (data/xlmig-ack = ID) and print "XLMIG-ACK ID".  On "none" after
  *       a notice (e.g. on the target after the migration): print
  *       "XLMIG-DONE", subscribe again, and with -1 exit 0.
@@ -28,6 +30,7 @@
 #include <unistd.h>
 
 #include "xsg.h"
+#include "xsg_zero.h"
 
 #define EVENT_KEY     "data/xlmig/maintenance-event"
 #define ID_KEY        "data/xlmig/event-id"
@@ -93,6 +96,23 @@ static int probe(struct xsg *g)
     return !r || !w || !c || !n ? 1 : 0;
 }
 
+static void zero_free(void)
+{
+    struct xsg_zero_result z;
+    int rc = xsg_zero_free(0, &z);
+
+    if (rc) {
+        fprintf(stderr, "xlmig-notice-guest: cannot zero free memory: %s\n",
+                strerror(-rc));
+        return;
+    }
+    printf("XLMIG-ZEROED %llu MiB free %llu -> %llu MiB%s\n",
+           (unsigned long long)(z.zeroed_bytes >> 20),
+           (unsigned long long)(z.free_before_kb >> 10),
+           (unsigned long long)(z.free_after_kb >> 10),
+           z.caches_dropped ? "" : " (caches not dropped)");
+}
+
 static void run_cmd(const char *cmd, const char *id, const char *dl)
 {
     int st;
@@ -134,7 +154,7 @@ int main(int argc, char **argv)
     const char *cmd = NULL;
     char ev[VALUE_MAX], id[VALUE_MAX], dl[VALUE_MAX];
     char last_id[VALUE_MAX] = "";
-    int opt, once = 0, noticed = 0, rc;
+    int opt, once = 0, noticed = 0, zero = 0, rc;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc == 2 && !strcmp(argv[1], "probe")) {
@@ -148,16 +168,19 @@ int main(int argc, char **argv)
         xsg_close(&g);
         return rc;
     }
-    while ((opt = getopt(argc, argv, "c:1h")) != -1) {
+    while ((opt = getopt(argc, argv, "c:z1h")) != -1) {
         switch (opt) {
         case 'c':
             cmd = optarg;
+            break;
+        case 'z':
+            zero = 1;
             break;
         case '1':
             once = 1;
             break;
         default:
-            fprintf(stderr, "usage: xlmig-notice-guest [-c CMD] [-1] | "
+            fprintf(stderr, "usage: xlmig-notice-guest [-c CMD] [-z] [-1] | "
                             "xlmig-notice-guest probe\n");
             return opt == 'h' ? 0 : 2;
         }
@@ -177,6 +200,8 @@ int main(int argc, char **argv)
             printf("XLMIG-NOTICE event=%s deadline=%s\n", id, dl);
             if (cmd)
                 run_cmd(cmd, id, dl);
+            if (zero)
+                zero_free();
             if (!write_key(&g, ACK_KEY, id))
                 printf("XLMIG-ACK %s\n", id);
             snprintf(last_id, sizeof(last_id), "%s", id);
