@@ -288,7 +288,7 @@ fl_cell()
     [ "$res" = ok ] || [ "$res" = in-doubt ] || fl_fails=$((fl_fails + 1))
     fl_rows+=("$(printf '%-20s %-6s %-5s %s %s' "$point" "$act" \
         "${run:-none}" "$res" "$note")")
-    lab_log "   cell $point:$act: $res"
+    lab_log "   cell $point:$act: $res${note:+ ($note)}"
 }
 
 fl_table()

@@ -292,7 +292,7 @@ static void sweep_orphans(struct sweep *s)
 int cmd_journal_sweep(int argc, char **argv)
 {
     struct sweep *s = calloc(1, sizeof(*s));
-    unsigned i;
+    unsigned i, n;
     int opt, rc;
 
     if (!s)
@@ -335,6 +335,10 @@ int cmd_journal_sweep(int argc, char **argv)
         else if (rc < 0)
             LOGEV(WARN, -rc,
                   "cannot check for scheduler caps left by dead runs");
+        n = nfwd_sweep_dead();
+        if (n)
+            printf("removed the net-forward state of %u dead migration(s)\n",
+                   n);
     }
     fflush(stdout);
     rc = s->unresolved ? 1 : 0;

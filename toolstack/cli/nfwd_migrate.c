@@ -143,7 +143,7 @@ static void sweep_one(const struct nfwd_sys *sys, uint32_t vni)
  * runtime record without a live owner.  Migrations of other live xlmig
  * processes on this host are left alone.
  */
-static void startup_sweep(const struct nfwd_sys *sys)
+static unsigned startup_sweep(const struct nfwd_sys *sys)
 {
     struct nfwd_link *l;
     size_t n = 0, i;
@@ -151,6 +151,7 @@ static void startup_sweep(const struct nfwd_sys *sys)
     unsigned long v;
     uint32_t vni;
     char *end;
+    unsigned swept = 0;
     DIR *d;
 
     l = calloc(NFWD_MAX_PORTS * 4, sizeof(*l));
@@ -159,35 +160,42 @@ static void startup_sweep(const struct nfwd_sys *sys)
             vni = nfwd_dev_vni(l[i].name);
             if (!vni)
                 vni = nfwd_buf_vni(l[i].name);
-            if (vni && !rt_owner_alive(vni))
+            if (vni && !rt_owner_alive(vni)) {
                 sweep_one(sys, vni);
+                swept++;
+            }
         }
     }
     free(l);
     d = opendir(NFWD_RUN_DIR);
     if (!d)
-        return;
+        return swept;
     while ((de = readdir(d))) {
         errno = 0;
         v = strtoul(de->d_name, &end, 10);
         if (errno || *end || end == de->d_name || !nfwd_vni_ok((uint32_t)v))
             continue;
-        if (!rt_owner_alive((uint32_t)v))
+        if (!rt_owner_alive((uint32_t)v)) {
             sweep_one(sys, (uint32_t)v);
+            swept++;
+        }
     }
     closedir(d);
+    return swept;
 }
 
-void nfwd_sweep_dead(void)
+unsigned nfwd_sweep_dead(void)
 {
     struct nfwd_mnl *nl;
     struct nfwd_sys sys;
+    unsigned n;
 
     if (nfwd_mnl_new(&nl))
-        return;
+        return 0;
     nfwd_mnl_sys(nl, &sys);
-    startup_sweep(&sys);
+    n = startup_sweep(&sys);
     nfwd_mnl_free(nl);
+    return n;
 }
 
 /* ------------------------------------------------- xenstore vif facts */

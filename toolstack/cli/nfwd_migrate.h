@@ -72,8 +72,9 @@ struct nfwd_src {
 
 /* forward: the option; 0 = off (nothing is touched). */
 /* Remove the devices, filters and tables of migrations whose process is
- * gone (journal-sweep; each forwarding migration does it at its start). */
-void nfwd_sweep_dead(void);
+ * gone (journal-sweep; each forwarding migration does it at its start).
+ * Returns how many migrations' state went. */
+unsigned nfwd_sweep_dead(void);
 
 void nfwd_src_init(struct nfwd_src *s, int forward, uint32_t domid,
                    const struct xsh_xs_ops *xo, void *xs, FILE *json,
