@@ -139,6 +139,11 @@ static void sweep_one(struct sweep *s, struct journal_rec *r)
     char name[JOURNAL_NAME_MAX + 16];
     int rc = 0;
 
+    /* finished migrations are history (removed after a week): listed by
+     * -n only */
+    if (act == JOURNAL_SW_KEEP && !s->dry_run &&
+        (r->phase == JOURNAL_DONE || r->phase == JOURNAL_ABORTED))
+        return;
     printf("%s %s epoch %llu phase %s domain '%s' pid %d%s: %s\n", r->uuid,
            journal_role_name(r->role), (unsigned long long)r->epoch,
            journal_phase_name(r->phase), r->domain, r->pid,
