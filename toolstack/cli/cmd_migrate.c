@@ -508,7 +508,10 @@ int cmd_migrate(int argc, char **argv)
     if (!tcp)
         host = argv[optind + 1];
 
-    /* from here on, failures are exit 1 */
+    /* from here on, failures are exit 1; an earlier migration of this
+     * domain that was killed before GO is resolved first (its guest may
+     * still be suspended, with log-dirty mode on) */
+    (void)journal_sweep_domain(domain);
     rc = xen_src_open(
         domain, config_file, preserve,
         log_threshold > LVL_WARN ? (int)log_threshold - LVL_WARN : 0, &src);

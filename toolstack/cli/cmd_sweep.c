@@ -49,6 +49,7 @@
     "-n     Only list the records and what would be done.\n"
 
 struct sweep {
+    FILE *out; /* what is done: stdout, stderr under 'xlmig migrate' */
     int dry_run;
     int unresolved;
     struct xsh_libxs *xs; /* for the state subtrees; NULL: none */
@@ -144,10 +145,10 @@ static void sweep_one(struct sweep *s, struct journal_rec *r)
     if (act == JOURNAL_SW_KEEP && !s->dry_run &&
         (r->phase == JOURNAL_DONE || r->phase == JOURNAL_ABORTED))
         return;
-    printf("%s %s epoch %llu phase %s domain '%s' pid %d%s: %s\n", r->uuid,
-           journal_role_name(r->role), (unsigned long long)r->epoch,
-           journal_phase_name(r->phase), r->domain, r->pid,
-           alive ? " (alive)" : "", journal_sweep_name(act));
+    fprintf(s->out, "%s %s epoch %llu phase %s domain '%s' pid %d%s: %s\n",
+            r->uuid, journal_role_name(r->role), (unsigned long long)r->epoch,
+            journal_phase_name(r->phase), r->domain, r->pid,
+            alive ? " (alive)" : "", journal_sweep_name(act));
     if (s->dry_run)
         return;
     switch (act) {
@@ -158,14 +159,20 @@ static void sweep_one(struct sweep *s, struct journal_rec *r)
         break;
     case JOURNAL_SW_RESUME_SOURCE:
         /* before GO the target never runs it: resume here */
-        if (!open_domain(r->domain, &dom))
-            xen_src_ops.resume(dom); /* "not suspended" is fine */
+        if (open_domain(r->domain, &dom)) {
+            rc = finish(r, JOURNAL_ABORTED);
+            fprintf(s->out, "  no domain '%s' here: nothing to resume\n",
+                    r->domain);
+            break;
+        }
+        xen_src_ops.resume(dom); /* "not suspended" is fine */
         rc = finish(r, JOURNAL_ABORTED);
-        printf("  resumed '%s' here (it never left)\n", r->domain);
+        fprintf(s->out, "  resumed '%s' here (it never left)\n", r->domain);
         if (sweep_send_running())
-            printf("  log-dirty mode left as is: a migration runs here\n");
+            fprintf(s->out,
+                    "  log-dirty mode left as is: a migration runs here\n");
         else if (!sweep_xen_logdirty_off(r->domain))
-            printf("  log-dirty mode off\n");
+            fprintf(s->out, "  log-dirty mode off\n");
         break;
     case JOURNAL_SW_QUERY_PEER:
         snprintf(name, sizeof(name), "%s--migratedaway", r->domain);
@@ -179,8 +186,8 @@ static void sweep_one(struct sweep *s, struct journal_rec *r)
             }
             if (!rc)
                 rc = finish(r, JOURNAL_ABORTED);
-            printf("  target: never ran; '%s' resumed here%s\n", r->domain,
-                   rc ? " FAILED" : "");
+            fprintf(s->out, "  target: never ran; '%s' resumed here%s\n",
+                    r->domain, rc ? " FAILED" : "");
             break;
         case JOURNAL_SRC_DESTROY:
             rc = open_domain(name, &dom);
@@ -188,13 +195,14 @@ static void sweep_one(struct sweep *s, struct journal_rec *r)
                 rc = xen_src_ops.destroy(dom);
             if (!rc || rc == -ENOENT)
                 rc = finish(r, JOURNAL_DONE);
-            printf("  target: running there; our copy destroyed%s\n",
-                   rc ? " FAILED" : "");
+            fprintf(s->out, "  target: running there; our copy destroyed%s\n",
+                    rc ? " FAILED" : "");
             break;
         default:
-            printf("  IN DOUBT: no definite answer from %s; '%s' stays "
-                   "paused here\n",
-                   r->peer, name);
+            fprintf(s->out,
+                    "  IN DOUBT: no definite answer from %s; '%s' stays "
+                    "paused here\n",
+                    r->peer, name);
             rc = -EREMOTEIO;
         }
         break;
@@ -203,7 +211,7 @@ static void sweep_one(struct sweep *s, struct journal_rec *r)
         if (r->domain[0])
             sweep_xen_destroy(name); /* -ENOENT: already gone */
         rc = jfile_update(r, JOURNAL_ABORTED);
-        printf("  destroyed the paused copy '%s'\n", name);
+        fprintf(s->out, "  destroyed the paused copy '%s'\n", name);
         break;
     case JOURNAL_SW_FINISH_START:
         /* GO was checked and RUNNING journaled: the source has been or
@@ -211,8 +219,8 @@ static void sweep_one(struct sweep *s, struct journal_rec *r)
         rc = sweep_xen_finish_start(r->domain);
         if (!rc || rc == -ENOENT)
             rc = jfile_update(r, JOURNAL_DONE);
-        printf("  the copy '%s' was cleared to run here: %s\n", r->domain,
-               rc ? "FAILED, check 'xl list'" : "runs");
+        fprintf(s->out, "  the copy '%s' was cleared to run here: %s\n",
+                r->domain, rc ? "FAILED, check 'xl list'" : "runs");
         break;
     }
     xen_src_free(dom);
@@ -294,6 +302,33 @@ static void sweep_orphans(struct sweep *s)
         free(names[i]);
 }
 
+int journal_sweep_domain(const char *domain)
+{
+    struct sweep *s = calloc(1, sizeof(*s));
+    unsigned i;
+    int rc;
+
+    if (!s)
+        return -ENOMEM;
+    s->out = stderr;
+    rc = jfile_list(collect, s);
+    for (i = 0; !rc && i < s->nrecs; i++) {
+        struct journal_rec *r = &s->recs[i];
+
+        if (r->role != JOURNAL_SOURCE || r->phase != JOURNAL_SENDING ||
+            strcmp(r->domain, domain) || jfile_pid_alive(r->pid))
+            continue;
+        fprintf(stderr,
+                "xlmig: an earlier migration of '%s' was interrupted "
+                "before GO; resolving it first:\n",
+                domain);
+        sweep_one(s, r);
+    }
+    rc = rc ? rc : (s->unresolved ? -EIO : 0);
+    free(s);
+    return rc;
+}
+
 int cmd_journal_sweep(int argc, char **argv)
 {
     struct sweep *s = calloc(1, sizeof(*s));
@@ -302,6 +337,7 @@ int cmd_journal_sweep(int argc, char **argv)
 
     if (!s)
         return 1;
+    s->out = stdout;
     optind = 1;
     while ((opt = getopt(argc, argv, "hn")) != -1) {
         switch (opt) {

@@ -20,5 +20,10 @@ int cmd_stream(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_migrate_receive(int argc, char **argv);
 int cmd_journal_sweep(int argc, char **argv); /* i10 */
+/* At the start of 'xlmig migrate DOMAIN': a source record of DOMAIN in
+ * SENDING whose process is gone (killed before GO) is resolved as
+ * journal-sweep does (guest resumed, log-dirty off), told on stderr.
+ * 0, or -errno (-EIO: one stayed unresolved). */
+int journal_sweep_domain(const char *domain);
 
 #endif
