@@ -52,19 +52,43 @@ struct sweep {
     FILE *out; /* what is done: stdout, stderr under 'xlmig migrate' */
     int dry_run;
     int unresolved;
-    struct xsh_libxs *xs; /* for the state subtrees; NULL: none */
-    struct journal_rec recs[64];
-    unsigned nrecs;
+    struct xsh_libxs *xs;     /* for the state subtrees; NULL: none */
+    struct journal_rec *recs; /* every record (finished ones too) */
+    unsigned nrecs, cap;
+    int truncated; /* more than SWEEP_MAX_RECS, or out of memory */
 };
+
+/* A week of finished migrations is kept: far more than a fixed handful
+ * (a fault-matrix run leaves ~75 per host).  Bounded all the same. */
+#define SWEEP_MAX_RECS 100000u
 
 static int collect(const struct journal_rec *r, void *opaque)
 {
     struct sweep *s = opaque;
+    struct journal_rec *n;
+    unsigned cap;
 
-    if (s->nrecs == sizeof(s->recs) / sizeof(s->recs[0]))
-        return 1;
+    if (s->nrecs == s->cap) {
+        cap = s->cap ? s->cap * 2 : 64;
+        n = cap <= SWEEP_MAX_RECS ? realloc(s->recs, cap * sizeof(*n)) : NULL;
+        if (!n) {
+            s->truncated = 1;
+            return 1;
+        }
+        s->recs = n;
+        s->cap = cap;
+    }
     s->recs[s->nrecs++] = *r;
     return 0;
+}
+
+static void sweep_free(struct sweep *s)
+{
+    if (!s)
+        return;
+    xsh_libxs_free(s->xs);
+    free(s->recs);
+    free(s);
 }
 
 /* peer descriptors written by cmd_migrate: tls:H[:P], tcp:H:P, rune:CMD */
@@ -325,7 +349,7 @@ int journal_sweep_domain(const char *domain)
         sweep_one(s, r);
     }
     rc = rc ? rc : (s->unresolved ? -EIO : 0);
-    free(s);
+    sweep_free(s);
     return rc;
 }
 
@@ -365,6 +389,13 @@ int cmd_journal_sweep(int argc, char **argv)
         rc = 1;
         goto out;
     }
+    if (s->truncated) {
+        LOG(ERROR,
+            "only the first %u records of %s are swept (out of memory "
+            "or over %u)",
+            s->nrecs, jfile_dir(), SWEEP_MAX_RECS);
+        s->unresolved++;
+    }
     for (i = 0; i < s->nrecs; i++)
         sweep_one(s, &s->recs[i]);
     sweep_orphans(s);
@@ -384,7 +415,6 @@ int cmd_journal_sweep(int argc, char **argv)
     fflush(stdout);
     rc = s->unresolved ? 1 : 0;
 out:
-    xsh_libxs_free(s->xs);
-    free(s);
+    sweep_free(s);
     return rc;
 }
