@@ -5,7 +5,7 @@
 # 112, another lab on the machine, guest creation included, lab boot not:
 # 242 s and 178 s with the final build (two in a row); 187-442 s over six
 # earlier passes while the xlmig-tls-connect and empty-stream fixes
-# landed.  'make check-faults' boots the lab and runs every cell (37: each
+# landed.  'make check-faults' boots the lab and runs every cell (36: each
 # of the 15 points active and passive, tests/xen/faults-matrix.sh; about
 # 1.3 min a cell with its follow-up migration), then prints the matrix as
 # a table (also in $(O)/faults-matrix.table).
