@@ -30,19 +30,6 @@ cost_cap() # cost_cap HOST NAME
              NR == 2 && c { print \$c }' /tmp/cost-sched"
 }
 
-# cost_dom0_weight HOST WEIGHT: dom0's scheduler weight on HOST (256 is
-# Xen's default).  Below the guest's, a busy guest gets that much more of
-# the nested host's one CPU than dom0, which runs the migration: how much
-# faster it dirties than dom0 sends is then set by the nested scheduler's
-# weights, not by how the physical machine's load falls that minute.
-cost_dom0_weight()
-{
-    lab_exec -t 30 "$1" "
-        if xl sched-credit2 -d 0 >/dev/null 2>&1; then xl sched-credit2 -d 0 -w $2
-        else xl sched-credit -d 0 -w $2; fi" >/dev/null ||
-        lab_fail "cannot set dom0's weight on $1"
-}
-
 cost_state() # cost_state HOST
 {
     lab_exec -t 30 "$1" "cat /var/lib/xlmig/cost-state 2>/dev/null; true"
